@@ -1,0 +1,1 @@
+//! On-disk codec (placeholder; being written).

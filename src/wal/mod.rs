@@ -1,0 +1,2 @@
+//! The WAL engine.
+pub mod entry;
