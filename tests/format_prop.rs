@@ -4,18 +4,15 @@
 //! generated file can be read.
 
 use hwal::format::{
-    encode_entry, encode_header, encode_trailer, read_log, FileHeader, FileKind, FormatError,
-    LogRead, RecoveryMode, TailState, Trailer, CODEC_NAME,
+    encode_entry, encode_header, encode_trailer, read_log, FileHeader, FileKind, FormatError, LogRead, RecoveryMode,
+    TailState, Trailer, CODEC_NAME,
 };
 use hwal::wal::entry::{Cell, CellKind, Entry, RegionName, WalEdit, WalKey};
 use proptest::prelude::*;
 use std::sync::Arc;
 
-const MODES: [RecoveryMode; 3] = [
-    RecoveryMode::AbsoluteConsistency,
-    RecoveryMode::TolerateTailCorruption,
-    RecoveryMode::TolerateAnyCorruption,
-];
+const MODES: [RecoveryMode; 3] =
+    [RecoveryMode::AbsoluteConsistency, RecoveryMode::TolerateTailCorruption, RecoveryMode::TolerateAnyCorruption];
 
 fn cell() -> impl Strategy<Value = Cell> {
     let kind = prop::sample::select(vec![
@@ -27,27 +24,14 @@ fn cell() -> impl Strategy<Value = Cell> {
     ]);
     let bytes = |max: usize| prop::collection::vec(any::<u8>(), 0..max);
     (bytes(6), bytes(4), bytes(6), any::<u64>(), kind, bytes(24)).prop_map(
-        |(row, family, qualifier, timestamp, kind, value)| Cell {
-            row,
-            family,
-            qualifier,
-            timestamp,
-            kind,
-            value,
-        },
+        |(row, family, qualifier, timestamp, kind, value)| Cell { row, family, qualifier, timestamp, kind, value },
     )
 }
 
 fn entry() -> impl Strategy<Value = Entry> {
     let region = prop::sample::select(vec!["", "r1", "1588230740", "région-é", "a,b,c"]);
-    let key = (
-        region,
-        "[a-z]{0,6}",
-        any::<u64>(),
-        any::<u64>(),
-        any::<u64>(),
-        prop::collection::vec(any::<u128>(), 0..3),
-    );
+    let key =
+        (region, "[a-z]{0,6}", any::<u64>(), any::<u64>(), any::<u64>(), prop::collection::vec(any::<u128>(), 0..3));
     (any::<u64>(), key, prop::collection::vec(cell(), 0..4)).prop_map(
         |(txid, (region, table, seqid, write_time_ms, orig_seqid, cluster_ids), cells)| Entry {
             txid,
@@ -77,16 +61,11 @@ struct File {
 
 fn header() -> impl Strategy<Value = FileHeader> {
     let kind = prop::sample::select(vec![FileKind::Wal, FileKind::RecoveredEdits]);
-    (
-        kind,
-        "[a-z0-9,.]{0,20}",
-        any::<u64>(),
-        any::<u64>(),
-        "hwal/(scheduled|classic)",
-    )
-        .prop_map(|(kind, server, file_number, created_ms, writer)| {
+    (kind, "[a-z0-9,.]{0,20}", any::<u64>(), any::<u64>(), "hwal/(scheduled|classic)").prop_map(
+        |(kind, server, file_number, created_ms, writer)| {
             FileHeader::new(kind, &server, file_number, created_ms, &writer)
-        })
+        },
+    )
 }
 
 fn build(header: &FileHeader, entries: Vec<Entry>, closed: bool) -> File {
@@ -107,21 +86,11 @@ fn build(header: &FileHeader, entries: Vec<Entry>, closed: bool) -> File {
         };
         encode_trailer(&trailer, &mut bytes);
     }
-    File {
-        bytes,
-        header_len,
-        frame_ends,
-        entries,
-        closed,
-    }
+    File { bytes, header_len, frame_ends, entries, closed }
 }
 
 fn file(max_entries: usize) -> impl Strategy<Value = File> {
-    (
-        header(),
-        prop::collection::vec(entry(), 0..=max_entries),
-        any::<bool>(),
-    )
+    (header(), prop::collection::vec(entry(), 0..=max_entries), any::<bool>())
         .prop_map(|(h, entries, closed)| build(&h, entries, closed))
 }
 
@@ -175,13 +144,9 @@ fn check_every_truncation(f: &File) {
         }
         let whole = boundaries.iter().filter(|&&b| b <= cut).count() - 1;
         let last_boundary = boundaries[whole];
-        let read = read_log("p", bytes, RecoveryMode::TolerateTailCorruption)
-            .unwrap_or_else(|e| panic!("cut {cut}: {e}"));
-        assert_eq!(
-            decoded(&read),
-            f.entries[..whole].iter().collect::<Vec<_>>(),
-            "cut {cut}"
-        );
+        let read =
+            read_log("p", bytes, RecoveryMode::TolerateTailCorruption).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        assert_eq!(decoded(&read), f.entries[..whole].iter().collect::<Vec<_>>(), "cut {cut}");
         let clean = cut == f.bytes.len() && f.closed;
         let valid_len = if clean { cut } else { last_boundary };
         assert_eq!(read.valid_len as usize, valid_len, "cut {cut}");
@@ -190,10 +155,7 @@ fn check_every_truncation(f: &File) {
         } else if cut == last_boundary {
             Some(TailState::Open)
         } else {
-            Some(TailState::Torn {
-                offset: last_boundary as u64,
-                bytes: (cut - last_boundary) as u64,
-            })
+            Some(TailState::Torn { offset: last_boundary as u64, bytes: (cut - last_boundary) as u64 })
         };
         match &expected_tail {
             None => assert!(matches!(read.tail, TailState::Clean { .. }), "cut {cut}"),

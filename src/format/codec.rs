@@ -57,10 +57,7 @@ pub struct DecodeError {
 
 impl DecodeError {
     fn new(at: usize, reason: impl Into<String>) -> Self {
-        Self {
-            at,
-            reason: reason.into(),
-        }
+        Self { at, reason: reason.into() }
     }
 
     fn in_cell(mut self, index: usize) -> Self {
@@ -88,21 +85,18 @@ impl<'a> Cursor<'a> {
 
     /// Reads one byte.
     pub fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
-        let byte = *self.buf.get(self.pos).ok_or_else(|| {
-            DecodeError::new(
-                self.pos,
-                format!("{what}: expected 1 byte, found end of payload"),
-            )
-        })?;
+        let byte = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| DecodeError::new(self.pos, format!("{what}: expected 1 byte, found end of payload")))?;
         self.pos += 1;
         Ok(byte)
     }
 
     /// Reads one varint.
     pub fn varint(&mut self, what: &str) -> Result<u64, DecodeError> {
-        let (value, len) = varint::decode(&self.buf[self.pos..]).map_err(|e: VarintError| {
-            DecodeError::new(self.pos, format!("{what}: {}", e.describe()))
-        })?;
+        let (value, len) = varint::decode(&self.buf[self.pos..])
+            .map_err(|e: VarintError| DecodeError::new(self.pos, format!("{what}: {}", e.describe())))?;
         self.pos += len;
         Ok(value)
     }
@@ -112,10 +106,8 @@ impl<'a> Cursor<'a> {
     pub fn count(&mut self, what: &str, min_item_len: usize) -> Result<usize, DecodeError> {
         let at = self.pos;
         let n = self.varint(what)?;
-        let fits = usize::try_from(n).ok().filter(|&n| {
-            n.checked_mul(min_item_len)
-                .is_some_and(|b| b <= self.remaining())
-        });
+        let fits =
+            usize::try_from(n).ok().filter(|&n| n.checked_mul(min_item_len).is_some_and(|b| b <= self.remaining()));
         fits.ok_or_else(|| {
             let reason = format!(
                 "{what}: count {n} needs at least {} bytes, only {} remain",
@@ -129,10 +121,7 @@ impl<'a> Cursor<'a> {
     /// Reads exactly `len` raw bytes.
     fn raw(&mut self, len: usize, what: &str) -> Result<&'a [u8], DecodeError> {
         if len > self.remaining() {
-            let reason = format!(
-                "{what}: expected {len} bytes, only {} remain",
-                self.remaining()
-            );
+            let reason = format!("{what}: expected {len} bytes, only {} remain", self.remaining());
             return Err(DecodeError::new(self.pos, reason));
         }
         let bytes = &self.buf[self.pos..self.pos + len];
@@ -145,26 +134,21 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         let len = self.varint(what)?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        self.raw(len, what)
-            .map_err(|e| DecodeError::new(at, e.reason))
+        self.raw(len, what).map_err(|e| DecodeError::new(at, e.reason))
     }
 
     /// Reads a length-prefixed UTF-8 string.
     pub fn text(&mut self, what: &str) -> Result<&'a str, DecodeError> {
         let at = self.pos;
         let bytes = self.bytes(what)?;
-        std::str::from_utf8(bytes)
-            .map_err(|e| DecodeError::new(at, format!("{what}: expected UTF-8 text: {e}")))
+        std::str::from_utf8(bytes).map_err(|e| DecodeError::new(at, format!("{what}: expected UTF-8 text: {e}")))
     }
 
     /// Checks that the whole buffer was consumed.
     pub fn finish(self, what: &str) -> Result<(), DecodeError> {
         match self.remaining() {
             0 => Ok(()),
-            n => Err(DecodeError::new(
-                self.pos,
-                format!("{what}: {n} unexpected trailing bytes after the last field"),
-            )),
+            n => Err(DecodeError::new(self.pos, format!("{what}: {n} unexpected trailing bytes after the last field"))),
         }
     }
 }
@@ -243,14 +227,7 @@ fn decode_cell(cur: &mut Cursor<'_>) -> Result<Cell, DecodeError> {
         DecodeError::new(at, reason)
     })?;
     let value = cur.bytes("value")?.to_vec();
-    Ok(Cell {
-        row,
-        family,
-        qualifier,
-        timestamp,
-        kind,
-        value,
-    })
+    Ok(Cell { row, family, qualifier, timestamp, kind, value })
 }
 
 fn expect_record_type(cur: &mut Cursor<'_>, expected: u8) -> Result<(), DecodeError> {
@@ -258,10 +235,7 @@ fn expect_record_type(cur: &mut Cursor<'_>, expected: u8) -> Result<(), DecodeEr
     if found == expected {
         Ok(())
     } else {
-        Err(DecodeError::new(
-            0,
-            format!("record type {found}, expected {expected}"),
-        ))
+        Err(DecodeError::new(0, format!("record type {found}, expected {expected}")))
     }
 }
 
@@ -289,26 +263,13 @@ pub fn decode_entry(payload: &[u8]) -> Result<Entry, DecodeError> {
         cells.push(decode_cell(&mut cur).map_err(|e| e.in_cell(i))?);
     }
     cur.finish("entry")?;
-    let key = WalKey {
-        region,
-        table,
-        seqid,
-        write_time_ms,
-        cluster_ids,
-        orig_seqid,
-    };
-    Ok(Entry {
-        txid,
-        key,
-        edit: WalEdit::new(cells),
-    })
+    let key = WalKey { region, table, seqid, write_time_ms, cluster_ids, orig_seqid };
+    Ok(Entry { txid, key, edit: WalEdit::new(cells) })
 }
 
 /// The exact length of [`put_trailer`]'s output for `t`.
 pub fn trailer_payload_len(t: &Trailer) -> usize {
-    1 + varint::encoded_len(t.entries)
-        + varint::encoded_len(t.max_txid)
-        + varint::encoded_len(t.max_seqid)
+    1 + varint::encoded_len(t.entries) + varint::encoded_len(t.max_txid) + varint::encoded_len(t.max_seqid)
 }
 
 /// Appends the trailer payload (record type byte included) to `out`.
@@ -327,11 +288,7 @@ pub fn decode_trailer(payload: &[u8]) -> Result<Trailer, DecodeError> {
     let max_txid = cur.varint("trailer max txid")?;
     let max_seqid = cur.varint("trailer max seqid")?;
     cur.finish("trailer")?;
-    Ok(Trailer {
-        entries,
-        max_txid,
-        max_seqid,
-    })
+    Ok(Trailer { entries, max_txid, max_seqid })
 }
 
 #[cfg(test)]
@@ -373,11 +330,7 @@ mod tests {
     /// An entry with no cells and no cluster ids (a seqid-only edit) round-trips.
     #[test]
     fn empty_entry_round_trip() {
-        let e = Entry {
-            txid: 0,
-            key: WalKey::new("".into(), "", 0),
-            edit: WalEdit::default(),
-        };
+        let e = Entry { txid: 0, key: WalKey::new("".into(), "", 0), edit: WalEdit::default() };
         let bytes = encode(&e);
         assert_eq!(bytes.len(), entry_payload_len(&e));
         assert_eq!(decode_entry(&bytes), Ok(e));
@@ -388,10 +341,7 @@ mod tests {
     fn every_prefix_fails() {
         let bytes = encode(&sample_entry());
         for cut in 0..bytes.len() {
-            assert!(
-                decode_entry(&bytes[..cut]).is_err(),
-                "prefix of {cut} bytes decoded"
-            );
+            assert!(decode_entry(&bytes[..cut]).is_err(), "prefix of {cut} bytes decoded");
         }
     }
 
@@ -409,11 +359,7 @@ mod tests {
     /// An unknown cell kind code is rejected, naming the cell and the code.
     #[test]
     fn unknown_cell_kind_is_rejected() {
-        let e = Entry {
-            txid: 1,
-            key: WalKey::new("r".into(), "t", 0),
-            edit: WalEdit::put(b"a", b"b", b"c", 5, b"v"),
-        };
+        let e = Entry { txid: 1, key: WalKey::new("r".into(), "t", 0), edit: WalEdit::put(b"a", b"b", b"c", 5, b"v") };
         let mut bytes = encode(&e);
         // The kind byte sits just before the value's length prefix and the 1-byte value.
         let kind_at = bytes.len() - 3;
@@ -421,11 +367,7 @@ mod tests {
         bytes[kind_at] = 5;
         let err = decode_entry(&bytes).unwrap_err();
         assert_eq!(err.at, kind_at);
-        assert!(
-            err.reason.contains("cell 0") && err.reason.contains("code 5"),
-            "{}",
-            err.reason
-        );
+        assert!(err.reason.contains("cell 0") && err.reason.contains("code 5"), "{}", err.reason);
     }
 
     /// A huge length prefix or count fails cleanly instead of allocating.
@@ -445,10 +387,7 @@ mod tests {
 
         let mut bytes = vec![RECORD_ENTRY, 1, 0, 0, 0, 0, 0, 0];
         varint::put(&mut bytes, 1 << 40); // cell count
-        assert!(decode_entry(&bytes)
-            .unwrap_err()
-            .reason
-            .contains("cell count"));
+        assert!(decode_entry(&bytes).unwrap_err().reason.contains("cell count"));
     }
 
     /// Region names must be UTF-8.
@@ -463,11 +402,7 @@ mod tests {
     /// The trailer round-trips, and an entry payload is not mistaken for a trailer.
     #[test]
     fn trailer_round_trip_and_type_check() {
-        let t = Trailer {
-            entries: 3,
-            max_txid: u64::MAX,
-            max_seqid: 128,
-        };
+        let t = Trailer { entries: 3, max_txid: u64::MAX, max_seqid: 128 };
         let mut bytes = Vec::new();
         put_trailer(&t, &mut bytes);
         assert_eq!(bytes.len(), trailer_payload_len(&t));

@@ -69,10 +69,7 @@ impl FormatError {
     /// True when the error means "the file ends early" (the writer crashed before finishing a
     /// write), false when bytes that are present are wrong.
     pub fn is_truncation(&self) -> bool {
-        matches!(
-            self,
-            Self::EmptyFile { .. } | Self::TruncatedHeader { .. } | Self::TornTail { .. }
-        )
+        matches!(self, Self::EmptyFile { .. } | Self::TruncatedHeader { .. } | Self::TornTail { .. })
     }
 
     /// The file the error is about.
@@ -97,37 +94,19 @@ mod tests {
         let p = || "f".to_string();
         assert!(FormatError::EmptyFile { path: p() }.is_truncation());
         assert!(FormatError::TruncatedHeader { path: p(), len: 3 }.is_truncation());
-        assert!(FormatError::TornTail {
-            path: p(),
-            offset: 9
-        }
-        .is_truncation());
-        let bad = FormatError::BadHeader {
-            path: p(),
-            reason: "x".into(),
-        };
+        assert!(FormatError::TornTail { path: p(), offset: 9 }.is_truncation());
+        let bad = FormatError::BadHeader { path: p(), reason: "x".into() };
         assert!(!bad.is_truncation());
-        let corrupt = FormatError::Corrupt {
-            path: p(),
-            offset: 1,
-            reason: "x".into(),
-        };
+        let corrupt = FormatError::Corrupt { path: p(), offset: 1, reason: "x".into() };
         assert!(!corrupt.is_truncation());
     }
 
     /// Messages name the file and the offset.
     #[test]
     fn messages_name_file_and_offset() {
-        let e = FormatError::Corrupt {
-            path: "/wal/a".into(),
-            offset: 77,
-            reason: "bad".into(),
-        };
+        let e = FormatError::Corrupt { path: "/wal/a".into(), offset: 77, reason: "bad".into() };
         assert_eq!(e.to_string(), "/wal/a: corrupt at offset 77: bad");
-        let e = FormatError::TornTail {
-            path: "/wal/a".into(),
-            offset: 12,
-        };
+        let e = FormatError::TornTail { path: "/wal/a".into(), offset: 12 };
         assert!(e.to_string().starts_with("/wal/a: torn tail at offset 12:"));
         assert_eq!(e.path(), "/wal/a");
     }

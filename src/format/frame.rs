@@ -69,10 +69,7 @@ pub fn check_frame_header(h: &[u8; FRAME_HEADER_LEN]) -> FrameHeaderCheck {
             "frame payload length {payload_len} out of bounds (expected 1..={MAX_FRAME_LEN})"
         ));
     }
-    FrameHeaderCheck::Valid(FrameHeader {
-        payload_len,
-        payload_crc: le32(&h[4..8]),
-    })
+    FrameHeaderCheck::Valid(FrameHeader { payload_len, payload_crc: le32(&h[4..8]) })
 }
 
 /// Appends one frame whose payload is written by `put_payload`; returns the framed length.
@@ -114,10 +111,7 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) -> usize {
     let expected = framed_entry_len(e);
     out.reserve(expected);
     let written = put_frame(out, |out| codec::put_entry(e, out));
-    debug_assert_eq!(
-        written, expected,
-        "framed_entry_len disagrees with the encoder"
-    );
+    debug_assert_eq!(written, expected, "framed_entry_len disagrees with the encoder");
     written
 }
 
@@ -135,11 +129,7 @@ mod tests {
 
     fn entry() -> Entry {
         let key = WalKey::new(RegionName::new("r"), "t", 5);
-        Entry {
-            txid: 1,
-            key,
-            edit: WalEdit::put(b"row", b"f", b"q", 1, b"v"),
-        }
+        Entry { txid: 1, key, edit: WalEdit::put(b"row", b"f", b"q", 1, b"v") }
     }
 
     fn header_of(frame: &[u8]) -> [u8; FRAME_HEADER_LEN] {
@@ -170,20 +160,14 @@ mod tests {
         for i in 0..FRAME_HEADER_LEN {
             let mut h = header_of(&out);
             h[i] ^= 0x10;
-            assert!(
-                matches!(check_frame_header(&h), FrameHeaderCheck::Corrupt(_)),
-                "byte {i}"
-            );
+            assert!(matches!(check_frame_header(&h), FrameHeaderCheck::Corrupt(_)), "byte {i}");
         }
     }
 
     /// Twelve zero bytes are a zero region, never a frame.
     #[test]
     fn zero_header_is_zero_region() {
-        assert_eq!(
-            check_frame_header(&[0; FRAME_HEADER_LEN]),
-            FrameHeaderCheck::Zero
-        );
+        assert_eq!(check_frame_header(&[0; FRAME_HEADER_LEN]), FrameHeaderCheck::Zero);
     }
 
     /// A checksummed header with length 0 or above the limit is rejected.
@@ -206,18 +190,8 @@ mod tests {
     #[test]
     fn trailer_ends_with_end_magic() {
         let mut out = Vec::new();
-        encode_trailer(
-            &Trailer {
-                entries: 1,
-                max_txid: 2,
-                max_seqid: 3,
-            },
-            &mut out,
-        );
+        encode_trailer(&Trailer { entries: 1, max_txid: 2, max_seqid: 3 }, &mut out);
         assert_eq!(&out[out.len() - 4..], b"LAWH");
-        assert!(matches!(
-            check_frame_header(&header_of(&out)),
-            FrameHeaderCheck::Valid(_)
-        ));
+        assert!(matches!(check_frame_header(&header_of(&out)), FrameHeaderCheck::Valid(_)));
     }
 }

@@ -71,13 +71,7 @@ pub struct FileHeader {
 
 impl FileHeader {
     /// A header with the current codec.
-    pub fn new(
-        kind: FileKind,
-        server: &str,
-        file_number: u64,
-        created_ms: u64,
-        writer: &str,
-    ) -> Self {
+    pub fn new(kind: FileKind, server: &str, file_number: u64, created_ms: u64, writer: &str) -> Self {
         Self {
             kind,
             server: server.to_string(),
@@ -91,11 +85,7 @@ impl FileHeader {
 
 fn body_len(h: &FileHeader) -> usize {
     let s = |s: &str| varint::encoded_len(s.len() as u64) + s.len();
-    s(&h.server)
-        + varint::encoded_len(h.file_number)
-        + varint::encoded_len(h.created_ms)
-        + s(&h.writer)
-        + s(&h.codec)
+    s(&h.server) + varint::encoded_len(h.file_number) + varint::encoded_len(h.created_ms) + s(&h.writer) + s(&h.codec)
 }
 
 /// Appends the encoded header to `out` (normally an empty buffer: the header starts the file).
@@ -104,10 +94,7 @@ fn body_len(h: &FileHeader) -> usize {
 /// If the body exceeds [`MAX_HEADER_BODY_LEN`] (names of many kilobytes are a programmer error).
 pub fn encode_header(h: &FileHeader, out: &mut Vec<u8>) {
     let len = body_len(h);
-    assert!(
-        len <= MAX_HEADER_BODY_LEN as usize,
-        "header body of {len} bytes is too long"
-    );
+    assert!(len <= MAX_HEADER_BODY_LEN as usize, "header body of {len} bytes is too long");
     out.reserve(FIXED_LEN + len + CRC_LEN);
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
@@ -147,18 +134,11 @@ fn parse_body(buf: &[u8]) -> Result<(Body<'_>, usize), DecodeError> {
 }
 
 fn bad(path: &str, reason: String) -> FormatError {
-    FormatError::BadHeader {
-        path: path.to_string(),
-        reason,
-    }
+    FormatError::BadHeader { path: path.to_string(), reason }
 }
 
 fn corrupt(path: &str, offset: usize, reason: String) -> FormatError {
-    FormatError::Corrupt {
-        path: path.to_string(),
-        offset: offset as u64,
-        reason,
-    }
+    FormatError::Corrupt { path: path.to_string(), offset: offset as u64, reason }
 }
 
 /// Checks magic, version and kind, as far as the bytes go.
@@ -166,28 +146,18 @@ fn check_fixed_prefix(path: &str, bytes: &[u8]) -> Result<Option<FileKind>, Form
     let n = bytes.len().min(MAGIC.len());
     if bytes[..n] != MAGIC[..n] {
         let found = String::from_utf8_lossy(&bytes[..n]);
-        return Err(bad(
-            path,
-            format!("offset 0: expected magic \"HWAL\", found {found:?}"),
-        ));
+        return Err(bad(path, format!("offset 0: expected magic \"HWAL\", found {found:?}")));
     }
     if let Some(&version) = bytes.get(4) {
         if version != FORMAT_VERSION {
-            let reason = format!(
-                "offset 4: unsupported format version {version} (expected {FORMAT_VERSION})"
-            );
+            let reason = format!("offset 4: unsupported format version {version} (expected {FORMAT_VERSION})");
             return Err(bad(path, reason));
         }
     }
     match bytes.get(5) {
         None => Ok(None),
         Some(&code) => FileKind::from_code(code).map(Some).ok_or_else(|| {
-            bad(
-                path,
-                format!(
-                    "offset 5: unknown file kind {code} (expected 1 = Wal or 2 = RecoveredEdits)"
-                ),
-            )
+            bad(path, format!("offset 5: unknown file kind {code} (expected 1 = Wal or 2 = RecoveredEdits)"))
         }),
     }
 }
@@ -195,10 +165,7 @@ fn check_fixed_prefix(path: &str, bytes: &[u8]) -> Result<Option<FileKind>, Form
 /// The header is cut short: a torn write, unless the body's own fields end before `body_len`
 /// says (then the length is corrupt).
 fn short_header(path: &str, bytes: &[u8], body_len: usize) -> FormatError {
-    let truncated = FormatError::TruncatedHeader {
-        path: path.to_string(),
-        len: bytes.len() as u64,
-    };
+    let truncated = FormatError::TruncatedHeader { path: path.to_string(), len: bytes.len() as u64 };
     let Some(available) = bytes.get(FIXED_LEN..) else {
         return truncated;
     };
@@ -213,20 +180,10 @@ fn short_header(path: &str, bytes: &[u8], body_len: usize) -> FormatError {
 }
 
 /// Checks the body checksum and decodes the body of a complete header.
-fn decode_body(
-    path: &str,
-    kind: FileKind,
-    bytes: &[u8],
-    body_len: usize,
-) -> Result<FileHeader, FormatError> {
+fn decode_body(path: &str, kind: FileKind, bytes: &[u8], body_len: usize) -> Result<FileHeader, FormatError> {
     let body = &bytes[FIXED_LEN..FIXED_LEN + body_len];
     let crc_at = FIXED_LEN + body_len;
-    let crc_bytes = [
-        bytes[crc_at],
-        bytes[crc_at + 1],
-        bytes[crc_at + 2],
-        bytes[crc_at + 3],
-    ];
+    let crc_bytes = [bytes[crc_at], bytes[crc_at + 1], bytes[crc_at + 2], bytes[crc_at + 3]];
     let stored = u32::from_le_bytes(crc_bytes);
     let computed = crc32c::crc32c(body);
     if stored != computed {
@@ -236,20 +193,14 @@ fn decode_body(
         );
         return Err(corrupt(path, FIXED_LEN, reason));
     }
-    let (fields, used) = parse_body(body)
-        .map_err(|e| corrupt(path, FIXED_LEN + e.at, format!("header body: {}", e.reason)))?;
+    let (fields, used) =
+        parse_body(body).map_err(|e| corrupt(path, FIXED_LEN + e.at, format!("header body: {}", e.reason)))?;
     if used != body_len {
-        let reason = format!(
-            "header body: {} unexpected trailing bytes after the codec name",
-            body_len - used
-        );
+        let reason = format!("header body: {} unexpected trailing bytes after the codec name", body_len - used);
         return Err(corrupt(path, FIXED_LEN + used, reason));
     }
     if fields.codec != CODEC_NAME {
-        let reason = format!(
-            "unsupported codec {:?} (expected {CODEC_NAME:?})",
-            fields.codec
-        );
+        let reason = format!("unsupported codec {:?} (expected {CODEC_NAME:?})", fields.codec);
         return Err(bad(path, reason));
     }
     Ok(FileHeader {
@@ -266,22 +217,15 @@ fn decode_body(
 /// (where the first frame starts).
 pub fn read_header(path: &str, bytes: &[u8]) -> Result<(FileHeader, usize), FormatError> {
     if bytes.is_empty() {
-        return Err(FormatError::EmptyFile {
-            path: path.to_string(),
-        });
+        return Err(FormatError::EmptyFile { path: path.to_string() });
     }
     let kind = check_fixed_prefix(path, bytes)?;
     let (Some(kind), Some(&[a, b, c, d])) = (kind, bytes.get(6..FIXED_LEN)) else {
-        return Err(FormatError::TruncatedHeader {
-            path: path.to_string(),
-            len: bytes.len() as u64,
-        });
+        return Err(FormatError::TruncatedHeader { path: path.to_string(), len: bytes.len() as u64 });
     };
     let body_len = u32::from_le_bytes([a, b, c, d]);
     if body_len > MAX_HEADER_BODY_LEN {
-        let reason = format!(
-            "header body length {body_len} out of bounds (expected at most {MAX_HEADER_BODY_LEN})"
-        );
+        let reason = format!("header body length {body_len} out of bounds (expected at most {MAX_HEADER_BODY_LEN})");
         return Err(corrupt(path, 6, reason));
     }
     let body_len = body_len as usize;
@@ -298,13 +242,7 @@ mod tests {
     use super::*;
 
     fn sample() -> FileHeader {
-        FileHeader::new(
-            FileKind::RecoveredEdits,
-            "rs1,16020,1700000000000",
-            17,
-            u64::MAX,
-            "hwal/scheduled",
-        )
+        FileHeader::new(FileKind::RecoveredEdits, "rs1,16020,1700000000000", 17, u64::MAX, "hwal/scheduled")
     }
 
     fn encoded() -> Vec<u8> {
@@ -328,19 +266,10 @@ mod tests {
     #[test]
     fn every_prefix_is_a_truncation() {
         let bytes = encoded();
-        assert_eq!(
-            read_header("f", &[]),
-            Err(FormatError::EmptyFile { path: "f".into() })
-        );
+        assert_eq!(read_header("f", &[]), Err(FormatError::EmptyFile { path: "f".into() }));
         for cut in 1..bytes.len() {
             let err = read_header("f", &bytes[..cut]).unwrap_err();
-            assert_eq!(
-                err,
-                FormatError::TruncatedHeader {
-                    path: "f".into(),
-                    len: cut as u64
-                }
-            );
+            assert_eq!(err, FormatError::TruncatedHeader { path: "f".into(), len: cut as u64 });
         }
     }
 
@@ -364,10 +293,7 @@ mod tests {
             }
         }
         // Even a prefix with the wrong magic is recognised as foreign, not as truncated.
-        assert!(matches!(
-            read_header("f", b"PW"),
-            Err(FormatError::BadHeader { .. })
-        ));
+        assert!(matches!(read_header("f", b"PW"), Err(FormatError::BadHeader { .. })));
     }
 
     /// A flipped body byte fails the checksum, reported at the body's start.
@@ -389,10 +315,7 @@ mod tests {
         let mut bytes = encoded();
         bytes[6] ^= 0x40;
         let err = read_header("f", &bytes).unwrap_err();
-        assert!(
-            matches!(err, FormatError::Corrupt { offset: 6, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, FormatError::Corrupt { offset: 6, .. }), "{err}");
         bytes[8] = 0x10; // far beyond the bound
         let err = read_header("f", &bytes).unwrap_err();
         assert!(
@@ -409,9 +332,6 @@ mod tests {
         let mut bytes = Vec::new();
         encode_header(&h, &mut bytes);
         let err = read_header("f", &bytes).unwrap_err();
-        assert!(
-            matches!(&err, FormatError::BadHeader { reason, .. } if reason.contains("\"protobuf\"")),
-            "{err}"
-        );
+        assert!(matches!(&err, FormatError::BadHeader { reason, .. } if reason.contains("\"protobuf\"")), "{err}");
     }
 }

@@ -50,11 +50,8 @@ mod varint;
 
 pub use codec::Trailer;
 pub use error::FormatError;
-pub use frame::{
-    encode_entry, encode_trailer, framed_entry_len, END_MAGIC, FRAME_HEADER_LEN, MAX_FRAME_LEN,
-};
+pub use frame::{encode_entry, encode_trailer, framed_entry_len, END_MAGIC, FRAME_HEADER_LEN, MAX_FRAME_LEN};
 pub use header::{
-    encode_header, read_header, FileHeader, FileKind, CODEC_NAME, FORMAT_VERSION, MAGIC,
-    MAX_HEADER_BODY_LEN,
+    encode_header, read_header, FileHeader, FileKind, CODEC_NAME, FORMAT_VERSION, MAGIC, MAX_HEADER_BODY_LEN,
 };
 pub use reader::{read_log, LogRead, ReadEntry, RecoveryMode, TailState};

@@ -19,9 +19,7 @@
 
 use super::codec::{self, Trailer, RECORD_ENTRY, RECORD_TRAILER};
 use super::error::FormatError;
-use super::frame::{
-    check_frame_header, payload_len_in_bounds, FrameHeaderCheck, END_MAGIC, FRAME_HEADER_LEN,
-};
+use super::frame::{check_frame_header, payload_len_in_bounds, FrameHeaderCheck, END_MAGIC, FRAME_HEADER_LEN};
 use super::header::{read_header, FileHeader};
 use crate::wal::entry::Entry;
 
@@ -95,19 +93,9 @@ pub struct LogRead {
 
 /// Where the frame walk stopped, before the recovery mode is applied.
 enum Stop {
-    End {
-        tail: TailState,
-        valid_len: usize,
-    },
-    Torn {
-        offset: usize,
-        bytes: usize,
-    },
-    Corrupt {
-        offset: usize,
-        valid_len: usize,
-        reason: String,
-    },
+    End { tail: TailState, valid_len: usize },
+    Torn { offset: usize, bytes: usize },
+    Corrupt { offset: usize, valid_len: usize, reason: String },
 }
 
 /// One step of the frame walk.
@@ -118,11 +106,7 @@ enum Step {
 }
 
 fn corrupt_at(offset: usize, reason: String) -> Stop {
-    Stop::Corrupt {
-        offset,
-        valid_len: offset,
-        reason,
-    }
+    Stop::Corrupt { offset, valid_len: offset, reason }
 }
 
 /// Reads a whole log file held in `bytes`; `path` names it in errors.
@@ -133,46 +117,18 @@ pub fn read_log(path: &str, bytes: &[u8], mode: RecoveryMode) -> Result<LogRead,
     let (tail, valid_len) = match stop {
         Stop::End { tail, valid_len } => (tail, valid_len),
         Stop::Torn { offset, .. } if mode == RecoveryMode::AbsoluteConsistency => {
-            return Err(FormatError::TornTail {
-                path: path.to_string(),
-                offset: offset as u64,
-            });
+            return Err(FormatError::TornTail { path: path.to_string(), offset: offset as u64 });
         }
-        Stop::Torn { offset, bytes } => (
-            TailState::Torn {
-                offset: offset as u64,
-                bytes: bytes as u64,
-            },
-            offset,
-        ),
-        Stop::Corrupt {
-            offset,
-            valid_len,
-            reason,
-        } => {
+        Stop::Torn { offset, bytes } => (TailState::Torn { offset: offset as u64, bytes: bytes as u64 }, offset),
+        Stop::Corrupt { offset, valid_len, reason } => {
             if mode != RecoveryMode::TolerateAnyCorruption {
-                return Err(FormatError::Corrupt {
-                    path: path.to_string(),
-                    offset: offset as u64,
-                    reason,
-                });
+                return Err(FormatError::Corrupt { path: path.to_string(), offset: offset as u64, reason });
             }
-            (
-                TailState::Corrupt {
-                    offset: offset as u64,
-                    reason,
-                },
-                valid_len,
-            )
+            (TailState::Corrupt { offset: offset as u64, reason }, valid_len)
         }
     };
     debug_assert!(valid_len >= header_len && valid_len <= bytes.len());
-    Ok(LogRead {
-        header,
-        entries,
-        tail,
-        valid_len: valid_len as u64,
-    })
+    Ok(LogRead { header, entries, tail, valid_len: valid_len as u64 })
 }
 
 fn walk_frames(bytes: &[u8], mut pos: usize, entries: &mut Vec<ReadEntry>) -> Stop {
@@ -182,10 +138,7 @@ fn walk_frames(bytes: &[u8], mut pos: usize, entries: &mut Vec<ReadEntry>) -> St
                 pos += entry.framed_len as usize;
                 entries.push(entry);
             }
-            Step::Trailer {
-                trailer,
-                framed_len,
-            } => {
+            Step::Trailer { trailer, framed_len } => {
                 return after_trailer(bytes, pos, framed_len, trailer, entries);
             }
             Step::Stop(stop) => return stop,
@@ -206,10 +159,7 @@ fn next_frame(bytes: &[u8], pos: usize) -> Step {
     };
     let framed_len = FRAME_HEADER_LEN + h.payload_len as usize;
     let Some(payload) = rest.get(FRAME_HEADER_LEN..framed_len) else {
-        return Step::Stop(Stop::Torn {
-            offset: pos,
-            bytes: rest.len(),
-        });
+        return Step::Stop(Stop::Torn { offset: pos, bytes: rest.len() });
     };
     let computed = crc32c::crc32c(payload);
     if computed != h.payload_crc {
@@ -221,11 +171,7 @@ fn next_frame(bytes: &[u8], pos: usize) -> Step {
     }
     let payload_at = pos + FRAME_HEADER_LEN;
     let undecodable = |kind: &str, e: codec::DecodeError| {
-        let reason = format!(
-            "undecodable {kind} payload at file offset {}: {}",
-            payload_at + e.at,
-            e.reason
-        );
+        let reason = format!("undecodable {kind} payload at file offset {}: {}", payload_at + e.at, e.reason);
         Step::Stop(corrupt_at(pos, reason))
     };
     match payload[0] {
@@ -247,41 +193,27 @@ fn next_frame(bytes: &[u8], pos: usize) -> Step {
 /// Fewer than [`FRAME_HEADER_LEN`] bytes remain at a frame boundary.
 fn short_frame_header(rest: &[u8], pos: usize) -> Stop {
     if rest.is_empty() {
-        return Stop::End {
-            tail: TailState::Open,
-            valid_len: pos,
-        };
+        return Stop::End { tail: TailState::Open, valid_len: pos };
     }
     if let Some(len_bytes) = rest.first_chunk::<4>() {
         // A written frame never starts with a zero length, so 4+ zeros are a zero region.
         if rest.iter().all(|&b| b == 0) {
-            return Stop::End {
-                tail: TailState::Open,
-                valid_len: pos,
-            };
+            return Stop::End { tail: TailState::Open, valid_len: pos };
         }
         let len = u32::from_le_bytes(*len_bytes);
         if !payload_len_in_bounds(len) {
-            let reason = format!(
-                "frame payload length {len} out of bounds in a {}-byte partial frame header",
-                rest.len()
-            );
+            let reason =
+                format!("frame payload length {len} out of bounds in a {}-byte partial frame header", rest.len());
             return corrupt_at(pos, reason);
         }
     }
-    Stop::Torn {
-        offset: pos,
-        bytes: rest.len(),
-    }
+    Stop::Torn { offset: pos, bytes: rest.len() }
 }
 
 /// A zero frame header at `pos`: everything from there on must be zero.
 fn zero_region(bytes: &[u8], pos: usize) -> Stop {
     match bytes[pos..].iter().position(|&b| b != 0) {
-        None => Stop::End {
-            tail: TailState::Open,
-            valid_len: pos,
-        },
+        None => Stop::End { tail: TailState::Open, valid_len: pos },
         Some(i) => Stop::Corrupt {
             offset: pos + i,
             valid_len: pos,
@@ -304,55 +236,28 @@ fn summarize(entries: &[ReadEntry]) -> Trailer {
 }
 
 /// The trailer frame at `pos` was intact: check it, the end magic and the end of file.
-fn after_trailer(
-    bytes: &[u8],
-    pos: usize,
-    framed_len: usize,
-    trailer: Trailer,
-    entries: &[ReadEntry],
-) -> Stop {
+fn after_trailer(bytes: &[u8], pos: usize, framed_len: usize, trailer: Trailer, entries: &[ReadEntry]) -> Stop {
     let expected = summarize(entries);
     if trailer != expected {
-        let reason =
-            format!("trailer {trailer:?} does not match the entries read: expected {expected:?}");
+        let reason = format!("trailer {trailer:?} does not match the entries read: expected {expected:?}");
         return corrupt_at(pos, reason);
     }
     let magic_at = pos + framed_len;
     let rest = &bytes[magic_at..];
     let n = rest.len().min(END_MAGIC.len());
     if rest[..n] != END_MAGIC[..n] {
-        let reason = format!(
-            "expected end magic \"LAWH\" after the trailer frame, found {:02x?}",
-            &rest[..n]
-        );
-        return Stop::Corrupt {
-            offset: magic_at,
-            valid_len: pos,
-            reason,
-        };
+        let reason = format!("expected end magic \"LAWH\" after the trailer frame, found {:02x?}", &rest[..n]);
+        return Stop::Corrupt { offset: magic_at, valid_len: pos, reason };
     }
     if n < END_MAGIC.len() {
-        return Stop::Torn {
-            offset: pos,
-            bytes: bytes.len() - pos,
-        };
+        return Stop::Torn { offset: pos, bytes: bytes.len() - pos };
     }
     let end = magic_at + END_MAGIC.len();
     if end < bytes.len() {
-        let reason = format!(
-            "{} bytes after the end magic (expected end of file)",
-            bytes.len() - end
-        );
-        return Stop::Corrupt {
-            offset: end,
-            valid_len: end,
-            reason,
-        };
+        let reason = format!("{} bytes after the end magic (expected end of file)", bytes.len() - end);
+        return Stop::Corrupt { offset: end, valid_len: end, reason };
     }
-    Stop::End {
-        tail: TailState::Clean { trailer },
-        valid_len: end,
-    }
+    Stop::End { tail: TailState::Clean { trailer }, valid_len: end }
 }
 
 #[cfg(test)]
@@ -369,11 +274,7 @@ mod tests {
     fn entry(txid: u64) -> Entry {
         let mut key = WalKey::new(RegionName::new("region"), "table", 1000 + txid);
         key.seqid = 10 * txid;
-        Entry {
-            txid,
-            key,
-            edit: WalEdit::put(b"row", b"f", b"q", txid, &vec![b'v'; txid as usize]),
-        }
+        Entry { txid, key, edit: WalEdit::put(b"row", b"f", b"q", txid, &vec![b'v'; txid as usize]) }
     }
 
     /// A file image plus the offsets of its frames.
@@ -386,10 +287,7 @@ mod tests {
 
     fn file(n: u64, closed: bool) -> File {
         let mut bytes = Vec::new();
-        encode_header(
-            &FileHeader::new(FileKind::Wal, "rs1", 3, 5, "hwal/test"),
-            &mut bytes,
-        );
+        encode_header(&FileHeader::new(FileKind::Wal, "rs1", 3, 5, "hwal/test"), &mut bytes);
         let header_len = bytes.len();
         let mut frame_starts = Vec::new();
         for txid in 1..=n {
@@ -398,20 +296,11 @@ mod tests {
         }
         let trailer_at = closed.then(|| {
             let at = bytes.len();
-            let trailer = Trailer {
-                entries: n,
-                max_txid: n,
-                max_seqid: 10 * n,
-            };
+            let trailer = Trailer { entries: n, max_txid: n, max_seqid: 10 * n };
             encode_trailer(&trailer, &mut bytes);
             at
         });
-        File {
-            bytes,
-            header_len,
-            frame_starts,
-            trailer_at,
-        }
+        File { bytes, header_len, frame_starts, trailer_at }
     }
 
     fn txids(read: &LogRead) -> Vec<u64> {
@@ -420,11 +309,7 @@ mod tests {
 
     fn corrupt_offset(result: Result<LogRead, FormatError>) -> (u64, String) {
         match result {
-            Err(FormatError::Corrupt {
-                path,
-                offset,
-                reason,
-            }) => {
+            Err(FormatError::Corrupt { path, offset, reason }) => {
                 assert_eq!(path, "wal.1");
                 (offset, reason)
             }
@@ -443,20 +328,8 @@ mod tests {
         for (e, &start) in read.entries.iter().zip(&f.frame_starts) {
             assert_eq!(e.offset, start as u64);
         }
-        assert_eq!(
-            read.entries[2].offset + u64::from(read.entries[2].framed_len),
-            f.trailer_at.unwrap() as u64
-        );
-        assert_eq!(
-            read.tail,
-            TailState::Clean {
-                trailer: Trailer {
-                    entries: 3,
-                    max_txid: 3,
-                    max_seqid: 30
-                }
-            }
-        );
+        assert_eq!(read.entries[2].offset + u64::from(read.entries[2].framed_len), f.trailer_at.unwrap() as u64);
+        assert_eq!(read.tail, TailState::Clean { trailer: Trailer { entries: 3, max_txid: 3, max_seqid: 30 } });
         assert_eq!(read.valid_len, f.bytes.len() as u64);
     }
 
@@ -465,15 +338,9 @@ mod tests {
     fn unclosed_file_is_open() {
         let f = file(2, false);
         let read = read_log("wal.1", &f.bytes, ABS).unwrap();
-        assert_eq!(
-            (txids(&read), read.tail, read.valid_len),
-            (vec![1, 2], TailState::Open, f.bytes.len() as u64)
-        );
+        assert_eq!((txids(&read), read.tail, read.valid_len), (vec![1, 2], TailState::Open, f.bytes.len() as u64));
         let read = read_log("wal.1", &f.bytes[..f.header_len], ABS).unwrap();
-        assert_eq!(
-            (read.entries.len(), read.tail, read.valid_len),
-            (0, TailState::Open, f.header_len as u64)
-        );
+        assert_eq!((read.entries.len(), read.tail, read.valid_len), (0, TailState::Open, f.header_len as u64));
     }
 
     /// A cut inside a frame is a torn tail at that frame (an error only in AbsoluteConsistency).
@@ -481,28 +348,14 @@ mod tests {
     fn cut_inside_a_frame_is_torn() {
         let f = file(3, false);
         let start = f.frame_starts[2];
-        for cut in [
-            start + 1,
-            start + 5,
-            start + FRAME_HEADER_LEN,
-            f.bytes.len() - 1,
-        ] {
+        for cut in [start + 1, start + 5, start + FRAME_HEADER_LEN, f.bytes.len() - 1] {
             let read = read_log("wal.1", &f.bytes[..cut], TAIL).unwrap();
             assert_eq!(txids(&read), [1, 2]);
-            let torn = TailState::Torn {
-                offset: start as u64,
-                bytes: (cut - start) as u64,
-            };
+            let torn = TailState::Torn { offset: start as u64, bytes: (cut - start) as u64 };
             assert_eq!(read.tail, torn, "cut {cut}");
             assert_eq!(read.valid_len, start as u64);
             let err = read_log("wal.1", &f.bytes[..cut], ABS).unwrap_err();
-            assert_eq!(
-                err,
-                FormatError::TornTail {
-                    path: "wal.1".into(),
-                    offset: start as u64
-                }
-            );
+            assert_eq!(err, FormatError::TornTail { path: "wal.1".into(), offset: start as u64 });
             assert!(err.is_truncation());
         }
     }
@@ -512,21 +365,10 @@ mod tests {
     fn cut_trailer_or_end_magic_is_torn() {
         let f = file(2, true);
         let at = f.trailer_at.unwrap();
-        for cut in [
-            at + 1,
-            at + FRAME_HEADER_LEN + 1,
-            f.bytes.len() - 4,
-            f.bytes.len() - 1,
-        ] {
+        for cut in [at + 1, at + FRAME_HEADER_LEN + 1, f.bytes.len() - 4, f.bytes.len() - 1] {
             let read = read_log("wal.1", &f.bytes[..cut], TAIL).unwrap();
             assert_eq!(txids(&read), [1, 2], "cut {cut}");
-            assert_eq!(
-                read.tail,
-                TailState::Torn {
-                    offset: at as u64,
-                    bytes: (cut - at) as u64
-                }
-            );
+            assert_eq!(read.tail, TailState::Torn { offset: at as u64, bytes: (cut - at) as u64 });
             assert_eq!(read.valid_len, at as u64);
         }
     }
@@ -566,24 +408,14 @@ mod tests {
             let mut bytes = f.bytes.clone();
             bytes.resize(bytes.len() + pad, 0);
             let read = read_log("wal.1", &bytes, ABS).unwrap();
-            assert_eq!(
-                (txids(&read), &read.tail),
-                (vec![1, 2], &TailState::Open),
-                "pad {pad}"
-            );
+            assert_eq!((txids(&read), &read.tail), (vec![1, 2], &TailState::Open), "pad {pad}");
             assert_eq!(read.valid_len, f.bytes.len() as u64);
         }
         // Fewer than 4 zeros could be the start of a frame length: a torn tail.
         let mut bytes = f.bytes.clone();
         bytes.extend_from_slice(&[0, 0]);
         let read = read_log("wal.1", &bytes, TAIL).unwrap();
-        assert_eq!(
-            read.tail,
-            TailState::Torn {
-                offset: f.bytes.len() as u64,
-                bytes: 2
-            }
-        );
+        assert_eq!(read.tail, TailState::Torn { offset: f.bytes.len() as u64, bytes: 2 });
     }
 
     /// A non-zero byte inside a zero region is corruption at exactly that byte.
@@ -598,10 +430,7 @@ mod tests {
         assert_eq!(offset, bad as u64);
         assert!(reason.contains("zero-filled region"), "{reason}");
         let read = read_log("wal.1", &bytes, ANY).unwrap();
-        assert_eq!(
-            (txids(&read), read.valid_len),
-            (vec![1], f.bytes.len() as u64)
-        );
+        assert_eq!((txids(&read), read.valid_len), (vec![1], f.bytes.len() as u64));
     }
 
     /// Bytes after the end magic are corruption at the first of them, even zeros.
@@ -615,10 +444,7 @@ mod tests {
             assert_eq!(offset, f.bytes.len() as u64);
             assert!(reason.contains("after the end magic"), "{reason}");
             let read = read_log("wal.1", &bytes, ANY).unwrap();
-            assert_eq!(
-                (txids(&read), read.valid_len),
-                (vec![1, 2], f.bytes.len() as u64)
-            );
+            assert_eq!((txids(&read), read.valid_len), (vec![1, 2], f.bytes.len() as u64));
         }
     }
 
@@ -629,20 +455,10 @@ mod tests {
         let mut bytes = f.bytes.clone();
         let last = bytes.len() - 1;
         bytes[last] = b'X';
-        assert_eq!(
-            corrupt_offset(read_log("wal.1", &bytes, TAIL)).0,
-            last as u64 - 3
-        );
+        assert_eq!(corrupt_offset(read_log("wal.1", &bytes, TAIL)).0, last as u64 - 3);
 
         let mut bytes = f.bytes[..f.trailer_at.unwrap()].to_vec();
-        encode_trailer(
-            &Trailer {
-                entries: 3,
-                max_txid: 2,
-                max_seqid: 20,
-            },
-            &mut bytes,
-        );
+        encode_trailer(&Trailer { entries: 3, max_txid: 2, max_seqid: 20 }, &mut bytes);
         let (offset, reason) = corrupt_offset(read_log("wal.1", &bytes, TAIL));
         assert_eq!(offset, f.trailer_at.unwrap() as u64);
         assert!(reason.contains("does not match"), "{reason}");
@@ -654,10 +470,7 @@ mod tests {
         let f = file(1, false);
         let cases: [(&[u8], &str); 3] = [
             (&[9, 1, 2], "unknown record type 9"),
-            (
-                &[RECORD_ENTRY, 1, 200],
-                "undecodable entry payload at file offset",
-            ),
+            (&[RECORD_ENTRY, 1, 200], "undecodable entry payload at file offset"),
             (&[RECORD_TRAILER, 1, 1, 1, 0], "trailing bytes"),
         ];
         for (payload, expected) in cases {
@@ -676,10 +489,7 @@ mod tests {
         let mut bytes = f.bytes.clone();
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
         bytes.push(1);
-        assert_eq!(
-            corrupt_offset(read_log("wal.1", &bytes, TAIL)).0,
-            f.bytes.len() as u64
-        );
+        assert_eq!(corrupt_offset(read_log("wal.1", &bytes, TAIL)).0, f.bytes.len() as u64);
     }
 
     /// Header-level problems surface as header errors in every mode.
@@ -687,24 +497,10 @@ mod tests {
     fn header_errors_in_every_mode() {
         let f = file(1, true);
         for mode in [ABS, TAIL, ANY] {
-            assert_eq!(
-                read_log("wal.1", &[], mode),
-                Err(FormatError::EmptyFile {
-                    path: "wal.1".into()
-                })
-            );
+            assert_eq!(read_log("wal.1", &[], mode), Err(FormatError::EmptyFile { path: "wal.1".into() }));
             let err = read_log("wal.1", &f.bytes[..f.header_len - 1], mode).unwrap_err();
-            assert_eq!(
-                err,
-                FormatError::TruncatedHeader {
-                    path: "wal.1".into(),
-                    len: f.header_len as u64 - 1
-                }
-            );
-            assert!(matches!(
-                read_log("wal.1", b"PWAL\0\0\0\0", mode),
-                Err(FormatError::BadHeader { .. })
-            ));
+            assert_eq!(err, FormatError::TruncatedHeader { path: "wal.1".into(), len: f.header_len as u64 - 1 });
+            assert!(matches!(read_log("wal.1", b"PWAL\0\0\0\0", mode), Err(FormatError::BadHeader { .. })));
         }
     }
 }

@@ -122,11 +122,7 @@ mod tests {
         assert_eq!(decode(&[]), Err(VarintError::Truncated));
         let bytes = enc(u64::MAX);
         for cut in 0..bytes.len() {
-            assert_eq!(
-                decode(&bytes[..cut]),
-                Err(VarintError::Truncated),
-                "cut {cut}"
-            );
+            assert_eq!(decode(&bytes[..cut]), Err(VarintError::Truncated), "cut {cut}");
         }
     }
 

@@ -82,14 +82,7 @@ pub struct WalKey {
 impl WalKey {
     /// A key for `region` of `table`; the seqid is filled in by the WAL.
     pub fn new(region: RegionName, table: &str, write_time_ms: u64) -> Self {
-        Self {
-            region,
-            table: Arc::from(table),
-            seqid: 0,
-            write_time_ms,
-            cluster_ids: Vec::new(),
-            orig_seqid: 0,
-        }
+        Self { region, table: Arc::from(table), seqid: 0, write_time_ms, cluster_ids: Vec::new(), orig_seqid: 0 }
     }
 }
 
@@ -297,12 +290,8 @@ impl WalEdit {
 
     /// The distinct data families of the edit, byte-ordered, [`META_FAMILY`] excluded.
     pub fn families(&self) -> Vec<Vec<u8>> {
-        let mut fams: Vec<Vec<u8>> = self
-            .cells
-            .iter()
-            .filter(|c| c.family != META_FAMILY)
-            .map(|c| c.family.clone())
-            .collect();
+        let mut fams: Vec<Vec<u8>> =
+            self.cells.iter().filter(|c| c.family != META_FAMILY).map(|c| c.family.clone()).collect();
         fams.sort();
         fams.dedup();
         fams

@@ -46,11 +46,7 @@ fn files_under(path: &Path) -> io::Result<Vec<PathBuf>> {
 /// Reads one file, keeping whatever precedes corruption.
 fn read_file(path: &Path) -> io::Result<Result<LogRead, FormatError>> {
     let bytes = fs::read(path)?;
-    Ok(read_log(
-        &path.display().to_string(),
-        &bytes,
-        RecoveryMode::TolerateAnyCorruption,
-    ))
+    Ok(read_log(&path.display().to_string(), &bytes, RecoveryMode::TolerateAnyCorruption))
 }
 
 /// The exit code a torn tail or torn header earns under `mode`.
@@ -79,13 +75,7 @@ struct DumpLine<'a> {
 
 /// Prints every entry of every file under `path`, one line each (`json`: one JSON object per
 /// line); problems go to `err`. Returns the exit code (see the module docs).
-pub fn dump(
-    path: &Path,
-    json: bool,
-    mode: RecoveryMode,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+pub fn dump(path: &Path, json: bool, mode: RecoveryMode, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let files = match files_under(path) {
         Ok(files) => files,
         Err(e) => return report_io(err, path, &e),
@@ -137,24 +127,14 @@ fn dump_file(
             serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
             writeln!(out)?;
         } else {
-            let DumpLine {
-                file,
-                offset,
-                region,
-                seqid,
-                txid,
-                cells,
-            } = line;
+            let DumpLine { file, offset, region, seqid, txid, cells } = line;
             writeln!(out, "file={file} offset={offset} region={region} seqid={seqid} txid={txid} cells={cells}")?;
         }
     }
     match read.tail {
         TailState::Clean { .. } | TailState::Open => Ok(EXIT_OK),
         TailState::Torn { offset, bytes } => {
-            writeln!(
-                err,
-                "torn tail in {name} at offset {offset} ({bytes} bytes)"
-            )?;
+            writeln!(err, "torn tail in {name} at offset {offset} ({bytes} bytes)")?;
             Ok(torn_code(mode))
         }
         TailState::Corrupt { offset, reason } => {
@@ -165,11 +145,7 @@ fn dump_file(
 }
 
 /// A file whose header could not be read: note or fail, per the module rules.
-fn report_header_error(
-    e: &FormatError,
-    mode: RecoveryMode,
-    err: &mut dyn Write,
-) -> io::Result<i32> {
+fn report_header_error(e: &FormatError, mode: RecoveryMode, err: &mut dyn Write) -> io::Result<i32> {
     match e {
         FormatError::EmptyFile { path } => {
             writeln!(err, "empty file {path}: no entries")?;
@@ -269,27 +245,16 @@ fn verify_line(
         }
         TailState::Torn { offset, bytes } => {
             tally.torn += 1;
-            (
-                format!("{prefix} state=torn-tail offset={offset} bytes={bytes}"),
-                torn_code(mode),
-            )
+            (format!("{prefix} state=torn-tail offset={offset} bytes={bytes}"), torn_code(mode))
         }
         TailState::Corrupt { offset, reason } => {
             tally.corrupt += 1;
-            (
-                format!("{prefix} state=corrupt offset={offset} reason={reason}"),
-                EXIT_CORRUPT,
-            )
+            (format!("{prefix} state=corrupt offset={offset} reason={reason}"), EXIT_CORRUPT)
         }
     }
 }
 
-fn verify_header_error(
-    name: &str,
-    e: &FormatError,
-    mode: RecoveryMode,
-    tally: &mut Tally,
-) -> (String, i32) {
+fn verify_header_error(name: &str, e: &FormatError, mode: RecoveryMode, tally: &mut Tally) -> (String, i32) {
     let prefix = format!("file={name} entries=0 valid_len=0");
     match e {
         FormatError::EmptyFile { .. } => {
@@ -298,31 +263,19 @@ fn verify_header_error(
         }
         FormatError::TruncatedHeader { len, .. } => {
             tally.torn += 1;
-            (
-                format!("{prefix} state=torn-tail offset=0 bytes={len}"),
-                torn_code(mode),
-            )
+            (format!("{prefix} state=torn-tail offset=0 bytes={len}"), torn_code(mode))
         }
         FormatError::TornTail { offset, .. } => {
             tally.torn += 1;
-            (
-                format!("{prefix} state=torn-tail offset={offset}"),
-                torn_code(mode),
-            )
+            (format!("{prefix} state=torn-tail offset={offset}"), torn_code(mode))
         }
         FormatError::Corrupt { offset, reason, .. } => {
             tally.corrupt += 1;
-            (
-                format!("{prefix} state=corrupt offset={offset} reason={reason}"),
-                EXIT_CORRUPT,
-            )
+            (format!("{prefix} state=corrupt offset={offset} reason={reason}"), EXIT_CORRUPT)
         }
         FormatError::BadHeader { reason, .. } => {
             tally.bad_header += 1;
-            (
-                format!("{prefix} state=bad-header reason={reason}"),
-                EXIT_CORRUPT,
-            )
+            (format!("{prefix} state=bad-header reason={reason}"), EXIT_CORRUPT)
         }
     }
 }
@@ -330,9 +283,7 @@ fn verify_header_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwal::format::{
-        encode_entry, encode_header, encode_trailer, FileHeader, FileKind, Trailer,
-    };
+    use hwal::format::{encode_entry, encode_header, encode_trailer, FileHeader, FileKind, Trailer};
     use hwal::wal::entry::{Entry, RegionName, WalEdit, WalKey};
 
     const TAIL: RecoveryMode = RecoveryMode::TolerateTailCorruption;
@@ -341,34 +292,20 @@ mod tests {
     fn entry(txid: u64) -> Entry {
         let mut key = WalKey::new(RegionName::new("r1"), "t", 0);
         key.seqid = txid + 100;
-        Entry {
-            txid,
-            key,
-            edit: WalEdit::put(b"row", b"f", b"q", 1, b"v"),
-        }
+        Entry { txid, key, edit: WalEdit::put(b"row", b"f", b"q", 1, b"v") }
     }
 
     /// A log with entries 1..=n; `closed` adds the trailer. Returns the bytes and frame starts.
     fn log(n: u64, closed: bool) -> (Vec<u8>, Vec<usize>) {
         let mut bytes = Vec::new();
-        encode_header(
-            &FileHeader::new(FileKind::Wal, "rs1", 1, 0, "hwal/test"),
-            &mut bytes,
-        );
+        encode_header(&FileHeader::new(FileKind::Wal, "rs1", 1, 0, "hwal/test"), &mut bytes);
         let mut starts = Vec::new();
         for txid in 1..=n {
             starts.push(bytes.len());
             encode_entry(&entry(txid), &mut bytes);
         }
         if closed {
-            encode_trailer(
-                &Trailer {
-                    entries: n,
-                    max_txid: n,
-                    max_seqid: n + 100,
-                },
-                &mut bytes,
-            );
+            encode_trailer(&Trailer { entries: n, max_txid: n, max_seqid: n + 100 }, &mut bytes);
         }
         (bytes, starts)
     }
@@ -376,21 +313,13 @@ mod tests {
     fn run_dump(path: &Path, json: bool, mode: RecoveryMode) -> (i32, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = dump(path, json, mode, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
     }
 
     fn run_verify(path: &Path, mode: RecoveryMode) -> (i32, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = verify(path, mode, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
     }
 
     /// Dump walks a directory tree in path order and prints one line per entry.
@@ -422,10 +351,7 @@ mod tests {
         fs::write(&file, &b).unwrap();
         let (code, out, _) = run_dump(&file, true, TAIL);
         assert_eq!(code, EXIT_OK);
-        let lines: Vec<serde_json::Value> = out
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         let want = serde_json::json!({
             "file": file.display().to_string(), "offset": starts[1], "region": "r1",
@@ -445,14 +371,7 @@ mod tests {
         assert_eq!(code, EXIT_OK);
         assert_eq!(out.lines().count(), 2);
         let torn = b.len() - 2 - starts[2];
-        assert_eq!(
-            err,
-            format!(
-                "torn tail in {} at offset {} ({torn} bytes)\n",
-                file.display(),
-                starts[2]
-            )
-        );
+        assert_eq!(err, format!("torn tail in {} at offset {} ({torn} bytes)\n", file.display(), starts[2]));
         assert_eq!(run_dump(&file, false, ABS).0, EXIT_CORRUPT);
     }
 
@@ -467,11 +386,7 @@ mod tests {
         let (code, out, err) = run_dump(&file, false, TAIL);
         assert_eq!(code, EXIT_CORRUPT);
         assert_eq!(out.lines().count(), 1);
-        let expected = format!(
-            "{}: corrupt at offset {}: frame payload checksum mismatch",
-            file.display(),
-            starts[1]
-        );
+        let expected = format!("{}: corrupt at offset {}: frame payload checksum mismatch", file.display(), starts[1]);
         assert!(err.starts_with(&expected), "{err}");
     }
 
@@ -482,17 +397,11 @@ mod tests {
         fs::write(dir.path().join("a-empty"), b"").unwrap();
         let (code, _, err) = run_dump(dir.path(), false, ABS);
         assert_eq!(code, EXIT_OK);
-        assert_eq!(
-            err,
-            format!("empty file {}/a-empty: no entries\n", dir.path().display())
-        );
+        assert_eq!(err, format!("empty file {}/a-empty: no entries\n", dir.path().display()));
         fs::write(dir.path().join("b-foreign"), b"PWAL0000").unwrap();
         let (code, _, err) = run_dump(dir.path(), false, TAIL);
         assert_eq!(code, EXIT_CORRUPT);
-        assert!(
-            err.contains("b-foreign: not a readable hwal log: offset 0: expected magic"),
-            "{err}"
-        );
+        assert!(err.contains("b-foreign: not a readable hwal log: offset 0: expected magic"), "{err}");
     }
 
     /// A path that does not exist is an I/O failure, reported on the error stream.
@@ -527,7 +436,10 @@ mod tests {
              file={d}/3-torn entries=2 valid_len={} state=torn-tail offset={} bytes={torn_bytes}\n\
              file={d}/4-empty entries=0 valid_len=0 state=empty\n\
              summary files=4 entries=7 clean=1 open=1 torn-tail=1 corrupt=0 empty=1 bad-header=0 unreadable=0\n",
-            clean.len(), open.len(), starts[2], starts[2]
+            clean.len(),
+            open.len(),
+            starts[2],
+            starts[2]
         );
         assert_eq!(out, expected);
         assert_eq!(run_verify(dir.path(), ABS).0, EXIT_CORRUPT);
@@ -538,11 +450,11 @@ mod tests {
         let (code, out, _) = run_verify(dir.path(), TAIL);
         assert_eq!(code, EXIT_CORRUPT);
         let line = out.lines().nth(4).unwrap();
-        let want = format!("file={d}/5-corrupt entries=2 valid_len={0} state=corrupt offset={0} reason=frame header", starts[2]);
-        assert!(line.starts_with(&want), "{line}");
-        assert!(
-            out.ends_with("corrupt=1 empty=1 bad-header=0 unreadable=0\n"),
-            "{out}"
+        let want = format!(
+            "file={d}/5-corrupt entries=2 valid_len={0} state=corrupt offset={0} reason=frame header",
+            starts[2]
         );
+        assert!(line.starts_with(&want), "{line}");
+        assert!(out.ends_with("corrupt=1 empty=1 bad-header=0 unreadable=0\n"), "{out}");
     }
 }

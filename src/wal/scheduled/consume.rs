@@ -1,0 +1,403 @@
+//! The consume run (HBase 3.x `consume`, `appendAndSync`, `sync(writer)`, `finishSync`,
+//! `syncCompleted`, `onException`). Every function here runs under the consumer mutex.
+
+use std::io;
+use std::time::Duration;
+
+use crate::core::mutant::Mutant;
+use crate::sync::{lock, MutexGuard, Ordering};
+
+use super::{ConsumerState, Shared, SyncRequest};
+use crate::wal::listener::{Counters, RollReason, WalEvent};
+use crate::wal::record::{AppendRecord, Truck};
+
+/// Bytes of hflush-acked but not yet hsynced entries after which the next sync is an hsync.
+/// Bounds what must be kept for re-writing after a writer failure.
+const MAX_UNHSYNCED_BYTES: u64 = 8 * 1024 * 1024;
+
+impl Shared {
+    /// One consume run. Returns true when the run must be resubmitted.
+    pub(super) fn consume(&self) -> bool {
+        let mut guard = lock(&self.consumer);
+        let again = self.consume_locked(&mut guard);
+        self.unlock(guard);
+        again
+    }
+
+    /// Releases the consumer mutex, then completes the futures the run finished (waking many
+    /// callers takes a while; nothing else needs to wait for it).
+    pub(super) fn unlock(&self, mut guard: MutexGuard<'_, ConsumerState>) {
+        let done = std::mem::take(&mut guard.to_complete);
+        drop(guard);
+        for (f, txid) in done {
+            if f.complete(Ok(txid)) {
+                Counters::add(&self.counters.futures_completed, 1);
+                if self.detailed {
+                    self.emit(WalEvent::FutureCompleted { txid: f.txid(), done: Some(txid) });
+                }
+            }
+        }
+    }
+
+    fn consume_locked(&self, st: &mut ConsumerState) -> bool {
+        let s = self.word.load();
+        if s.writer_broken() {
+            // The roll reschedules the consumer once the writer is replaced.
+            return false;
+        }
+        if s.waiting_roll() {
+            self.consume_waiting_roll(st);
+            return false;
+        }
+        self.drain_ring(st);
+        if let Err(e) = self.append_and_sync(st) {
+            // Append failed: the writer is broken; unacked entries go back for re-writing.
+            self.on_exception(st, s.epoch(), &e.to_string());
+            return false;
+        }
+        if self.consume_queued.load(Ordering::SeqCst) {
+            return false;
+        }
+        if !st.to_write.is_empty() || self.ring.has_published(&st.ring_consumer) {
+            return true;
+        }
+        if self.gate.idle_exit(|| self.ring.has_published(&st.ring_consumer)) {
+            return true;
+        }
+        self.sync_if_needed(st);
+        false
+    }
+
+    /// While a roll waits: no draining; flush what was written, then report ready.
+    fn consume_waiting_roll(&self, st: &mut ConsumerState) {
+        let unsynced = st.writer.as_ref().is_some_and(|w| w.length() > st.file_length_at_last_sync);
+        if unsynced {
+            self.sync_writer(st);
+        } else if st.unacked.is_empty() {
+            self.set_ready_for_rolling(st);
+        }
+    }
+
+    fn set_ready_for_rolling(&self, st: &mut ConsumerState) {
+        if !st.ready_for_rolling {
+            st.ready_for_rolling = true;
+            self.emit(WalEvent::SafePoint { epoch: self.word.load().epoch() });
+            self.ready_event.notify_all();
+        }
+    }
+
+    /// HBase `trySetReadyForRolling`.
+    pub(super) fn try_set_ready_for_rolling(&self, st: &mut ConsumerState) -> bool {
+        if self.word.load().waiting_roll() && st.unacked.is_empty() {
+            self.set_ready_for_rolling(st);
+            return true;
+        }
+        false
+    }
+
+    fn drain_ring(&self, st: &mut ConsumerState) {
+        let mut drained = false;
+        while let Some((seq, truck)) = self.ring.poll(&mut st.ring_consumer) {
+            match truck {
+                Truck::Append(rec) => st.to_write.push_back(rec),
+                Truck::Sync(f) => {
+                    st.sync_futures.insert((f.txid(), seq), f);
+                }
+            }
+            drained = true;
+        }
+        if drained {
+            self.ring.release(&st.ring_consumer);
+            self.ring_space.notify_all();
+        }
+    }
+
+    fn append_and_sync(&self, st: &mut ConsumerState) -> io::Result<()> {
+        self.finish_sync(st);
+        let batch = self.cfg.batch_size_bytes;
+        let epoch = self.word.load().epoch();
+        while let Some(rec) = st.to_write.pop_front() {
+            let Some(writer) = st.writer.as_mut() else {
+                st.to_write.push_front(rec);
+                return Ok(());
+            };
+            let written = !rec.frame.is_empty();
+            if written {
+                if let Err(e) = writer.append(&rec) {
+                    st.to_write.push_front(rec);
+                    return Err(e);
+                }
+                Counters::add(&self.counters.appends, 1);
+                Counters::add(&self.counters.appended_bytes, rec.len());
+                if self.detailed {
+                    self.emit(WalEvent::Appended {
+                        txid: rec.txid,
+                        region: rec.region.clone(),
+                        seqid: rec.seqid,
+                        bytes: rec.len(),
+                        epoch,
+                    });
+                }
+            }
+            let txid = rec.txid;
+            st.highest_processed_txid = st.highest_processed_txid.max(txid);
+            self.highest_processed.fetch_max(txid, Ordering::AcqRel);
+            st.entries_since_roll += 1;
+            if written {
+                st.unacked.push_back(rec);
+            }
+            let len = st.writer.as_ref().map_or(0, |w| w.length());
+            if len - st.file_length_at_last_sync >= batch && txid >= st.rewrite_until {
+                break;
+            }
+        }
+        let len = st.writer.as_ref().map_or(0, |w| w.length());
+        if len - st.file_length_at_last_sync >= batch {
+            self.sync_writer(st);
+            return Ok(());
+        }
+        if len == st.file_length_at_last_sync && st.unacked.is_empty() {
+            // Only empty edits since the last sync: they are "durable" without a sync.
+            Self::raise(&self.highest_synced, st.highest_processed_txid);
+            self.finish_sync(st);
+            self.try_set_ready_for_rolling(st);
+        }
+        Ok(())
+    }
+
+    /// Step 6 of consume: sync when pending futures need bytes beyond the last sync, or an
+    /// FSYNC request waits for an hsync.
+    fn sync_if_needed(&self, st: &mut ConsumerState) {
+        let Some(w) = st.writer.as_ref() else { return };
+        let unsynced = w.length() > st.file_length_at_last_sync;
+        let beyond =
+            st.sync_futures.keys().next_back().is_some_and(|(t, _)| *t > st.highest_processed_txid_at_last_sync);
+        if (unsynced && beyond) || self.hsync_needed(st) {
+            self.sync_writer(st);
+        }
+    }
+
+    /// The level an FSYNC future at `txid` needs: every append up to `min(txid, processed)`.
+    fn hsync_target(st: &ConsumerState, txid: u64) -> u64 {
+        txid.min(st.highest_processed_txid)
+    }
+
+    /// True when an FSYNC future waits for an hsync that nobody has requested yet.
+    fn hsync_needed(&self, st: &ConsumerState) -> bool {
+        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        st.sync_futures.values().any(|f| {
+            let target = Self::hsync_target(st, f.txid());
+            f.force_sync() && target > hsynced && target > st.hsync_requested_upto
+        })
+    }
+
+    /// HBase `sync(writer)`: hands a sync of everything written so far to a runner.
+    pub(super) fn sync_writer(&self, st: &mut ConsumerState) {
+        let Some(w) = st.writer.as_ref() else { return };
+        let max = self.cfg.max_inflight_syncs;
+        if max > 0 && st.inflight_syncs >= max {
+            st.sync_deferred = true;
+            return;
+        }
+        st.file_length_at_last_sync = w.length();
+        let txid = st.highest_processed_txid;
+        let hsync = self.cfg.default_hsync || st.force_next_hsync || st.sync_futures.values().any(|f| f.force_sync());
+        st.highest_processed_txid_at_last_sync = txid;
+        if hsync {
+            st.hsync_requested_upto = st.hsync_requested_upto.max(txid);
+            st.force_next_hsync = false;
+        }
+        let epoch = self.word.load().epoch();
+        let req = SyncRequest { file: w.file().clone(), txid, hsync, epoch, issued: self.env.now() };
+        let runners = lock(&self.runners);
+        let n = runners.len();
+        let mut req = Some(req);
+        for i in 1..=n {
+            let idx = (st.runner_index + i) % n;
+            match runners[idx].try_send(req.take().expect("request present")) {
+                Ok(()) => {
+                    st.runner_index = idx;
+                    st.inflight_syncs += 1;
+                    drop(runners);
+                    self.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx });
+                    return;
+                }
+                Err(e) => req = Some(e.into_inner()),
+            }
+        }
+        drop(runners);
+        // Every runner queue is full or shut down: HBase fails the sync, which breaks the writer.
+        self.on_exception(st, epoch, "there is no available sync runner");
+    }
+
+    /// HBase `finishSync`: advances `highest_synced` as far as provably safe and completes the
+    /// sync futures it covers. Returns how many were completed.
+    pub(super) fn finish_sync(&self, st: &mut ConsumerState) -> u64 {
+        let synced = self.highest_synced.load(Ordering::Acquire);
+        let limit = if let Some(first) = st.unacked.front() {
+            (first.txid - 1).max(synced)
+        } else if let Some(first) = st.to_write.front() {
+            (first.txid - 1).max(synced)
+        } else {
+            u64::MAX
+        };
+        if limit != u64::MAX {
+            Self::raise(&self.highest_synced, limit);
+        }
+        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        let mut running = synced;
+        let mut done_keys = Vec::new();
+        for (key, f) in st.sync_futures.range(..=(limit, u64::MAX)) {
+            let t = key.0;
+            if f.force_sync() && hsynced < Self::hsync_target(st, t) {
+                continue; // stays pending until an hsync covers it
+            }
+            let done = if limit == u64::MAX {
+                running = running.max(t);
+                running
+            } else {
+                limit
+            };
+            done_keys.push((*key, done));
+        }
+        if limit == u64::MAX && running > synced {
+            Self::raise(&self.highest_synced, running);
+        }
+        let n = done_keys.len() as u64;
+        for (key, done) in done_keys {
+            let f = st.sync_futures.remove(&key).expect("key just seen");
+            st.to_complete.push((f, done));
+        }
+        n
+    }
+
+    /// HBase `syncCompleted`, epoch-checked (rule 2 of `core::epoch`).
+    pub(super) fn on_sync_completed(&self, epoch: u32, txid: u64, hsync: bool, elapsed: Duration) {
+        let mut guard = lock(&self.consumer);
+        self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed);
+        self.unlock(guard);
+    }
+
+    /// A runner finished a request (any outcome): one fewer in flight for its epoch.
+    fn sync_reported(&self, st: &mut ConsumerState, epoch: u32) {
+        if self.word.load().epoch() == epoch {
+            st.inflight_syncs = st.inflight_syncs.saturating_sub(1);
+        }
+    }
+
+    /// Issues the sync that was deferred while `max_inflight_syncs` were in flight.
+    fn issue_deferred(&self, st: &mut ConsumerState) {
+        if !st.sync_deferred || self.word.load().writer_broken() {
+            return;
+        }
+        st.sync_deferred = false;
+        if self.word.load().waiting_roll() {
+            self.consume_waiting_roll(st);
+            return;
+        }
+        let unsynced = st.writer.as_ref().is_some_and(|w| w.length() > st.file_length_at_last_sync);
+        if unsynced || self.hsync_needed(st) {
+            self.sync_writer(st);
+        }
+    }
+
+    /// A runner skipped a request that the watermarks already covered.
+    pub(super) fn on_sync_skipped(&self, epoch: u32) {
+        let mut guard = lock(&self.consumer);
+        self.sync_reported(&mut guard, epoch);
+        self.issue_deferred(&mut guard);
+        self.unlock(guard);
+    }
+
+    fn sync_completed_locked(&self, st: &mut ConsumerState, epoch: u32, txid: u64, hsync: bool, elapsed: Duration) {
+        self.sync_reported(st, epoch);
+        if !self.word.accepts(epoch) {
+            self.emit(WalEvent::SyncIgnored { epoch, txid, reason: "stale-epoch-or-broken" });
+            return;
+        }
+        let synced = self.highest_synced.load(Ordering::Acquire);
+        if txid < synced && !hsync {
+            self.emit(WalEvent::SyncIgnored { epoch, txid, reason: "out-of-order" });
+            self.issue_deferred(st);
+            return;
+        }
+        if hsync {
+            Self::raise(&self.highest_hsynced, txid);
+            self.trim_unhsynced(st);
+        }
+        if txid >= synced {
+            Self::raise(&self.highest_synced, txid);
+            self.release_unacked(st, txid);
+        }
+        let futures = self.finish_sync(st);
+        Counters::add(&self.counters.syncs, 1);
+        let synced = self.highest_synced.load(Ordering::Acquire);
+        let elapsed_us = elapsed.as_micros() as u64;
+        self.emit(WalEvent::SyncDone { epoch, txid, hsync, synced, futures, elapsed_us });
+        self.post_sync(elapsed);
+        if self.try_set_ready_for_rolling(st) {
+            return;
+        }
+        let len = st.writer.as_ref().map_or(0, |w| w.length());
+        if len > self.cfg.roll_size_bytes {
+            self.request_roll(RollReason::Size);
+        }
+        self.issue_deferred(st);
+    }
+
+    /// Moves acked entries out of `unacked`, keeping them for re-writing until hsynced.
+    fn release_unacked(&self, st: &mut ConsumerState, txid: u64) {
+        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        while st.unacked.front().is_some_and(|r| r.txid <= txid) {
+            let rec = st.unacked.pop_front().expect("front exists");
+            if rec.txid > hsynced {
+                st.unhsynced_bytes += rec.len();
+                st.unhsynced.push_back(rec);
+            }
+        }
+        if st.unhsynced_bytes > MAX_UNHSYNCED_BYTES {
+            st.force_next_hsync = true;
+        }
+    }
+
+    pub(super) fn trim_unhsynced(&self, st: &mut ConsumerState) {
+        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        while st.unhsynced.front().is_some_and(|r| r.txid <= hsynced) {
+            let rec = st.unhsynced.pop_front().expect("front exists");
+            st.unhsynced_bytes -= rec.len();
+        }
+    }
+
+    /// A runner's sync failed (HBase `syncFailed`).
+    pub(super) fn on_sync_failed(&self, epoch: u32, txid: u64, error: &str) {
+        let mut guard = lock(&self.consumer);
+        self.sync_reported(&mut guard, epoch);
+        self.emit(WalEvent::SyncFailed { epoch, txid, error: error.to_string() });
+        self.on_exception(&mut guard, epoch, error);
+        self.unlock(guard);
+    }
+
+    /// HBase `onException`: marks the writer of `epoch` broken (once), re-queues everything not
+    /// yet hsynced in front of `to_write`, and requests a roll.
+    pub(super) fn on_exception(&self, st: &mut ConsumerState, epoch: u32, error: &str) {
+        let Some(prior) = self.word.mark_broken(epoch) else { return };
+        Counters::add(&self.counters.broken, 1);
+        if prior.waiting_roll() {
+            self.set_ready_for_rolling(st);
+        }
+        let mut requeue: Vec<AppendRecord> = st.unhsynced.drain(..).chain(st.unacked.drain(..)).collect();
+        st.unhsynced_bytes = 0;
+        if self.mutant(Mutant::NoRewriteAfterBroken) {
+            requeue.clear();
+        }
+        let requeued = requeue.len() as u64;
+        st.rewrite_until = requeue.last().map_or(st.rewrite_until, |r| r.txid);
+        for rec in requeue.into_iter().rev() {
+            st.to_write.push_front(rec);
+        }
+        self.emit(WalEvent::WriterBroken { epoch, requeued, error: error.to_string() });
+        if !prior.waiting_roll() {
+            self.request_roll(RollReason::Error);
+        }
+    }
+}
