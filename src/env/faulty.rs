@@ -218,6 +218,12 @@ impl WalFile for FaultyFile {
         lock(&self.plan.state).replication.unwrap_or_else(|| self.inner.replication())
     }
     fn close(&self) -> BoxFuture<'_, io::Result<()>> {
+        if self.broken.load(Ordering::SeqCst) {
+            // A broken stream loses whatever it had not flushed: do not let the inner file
+            // write it out on close.
+            let path = self.inner.path().to_string();
+            return Box::pin(async move { Err(io::Error::other(format!("stream to {path} is broken"))) });
+        }
         self.inner.close()
     }
 }

@@ -115,7 +115,8 @@ pub trait WalFile: Send + Sync {
     /// Live replicas of the block being written; 0 when the filesystem has no replication
     /// (local disk), which never triggers a low-replication roll.
     fn replication(&self) -> u32;
-    /// Flushes and releases the file. Further calls fail.
+    /// Makes everything appended durable (as `hsync`) and releases the file. Further calls
+    /// fail.
     fn close(&self) -> BoxFuture<'_, io::Result<()>>;
 }
 

@@ -285,13 +285,16 @@ struct IoSide {
 impl IoSide {
     /// Makes sure `[written, written + len)` lies in the pre-written region.
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        if self.chunk == 0 || self.written + len <= self.allocated {
+        // The first write (the file header) is never preallocated, so a crash cannot leave a
+        // file of zeros where its header should be.
+        if self.chunk == 0 || self.written == 0 || self.written + len <= self.allocated {
             return Ok(());
         }
         let target = (self.written + len).div_ceil(self.chunk) * self.chunk;
         let file = self.file.as_ref().expect("checked open");
-        let zeros = vec![0u8; (target - self.allocated).min(1 << 20) as usize];
-        let mut at = self.allocated;
+        // Never below `written`: those bytes are data.
+        let mut at = self.allocated.max(self.written);
+        let zeros = vec![0u8; (target - at).min(1 << 20) as usize];
         while at < target {
             let n = (target - at).min(zeros.len() as u64) as usize;
             file.write_all_at(&zeros[..n], at)?;
@@ -393,15 +396,22 @@ impl WalFile for RealFile {
     fn close(&self) -> BoxFuture<'_, io::Result<()>> {
         let inner = self.inner.clone();
         let task = self.handle.spawn_blocking(move || {
+            {
+                // Drop the zero tail before the last bytes (the trailer) go out, so a crash
+                // at any point leaves either no trailer or a trailer at the very end.
+                let mut io_side = lock(&inner.io);
+                if let Some(file) = io_side.file.as_ref() {
+                    if io_side.allocated > io_side.written {
+                        file.set_len(io_side.written)?;
+                    }
+                }
+                io_side.chunk = 0;
+                io_side.allocated = 0;
+            }
             inner.flush(false)?;
             lock(&inner.pending).closed = true;
-            let mut io_side = lock(&inner.io);
-            if let Some(file) = io_side.file.take() {
-                if io_side.allocated > io_side.written {
-                    // Drop the zero tail so a closed file ends right after its trailer.
-                    file.set_len(io_side.written)?;
-                    file.sync_all()?;
-                }
+            if let Some(file) = lock(&inner.io).file.take() {
+                file.sync_all()?;
             }
             Ok(())
         });

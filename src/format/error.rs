@@ -12,9 +12,10 @@ use thiserror::Error;
 /// Why a log file could not be read (or could not be read completely).
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FormatError {
-    /// The file has zero bytes: it was created but its header was never written. Callers treat
-    /// it as a file with no entries (HBase's `WALHeaderEOFException`). A truncation.
-    #[error("{path}: file is empty (0 bytes); expected a file header starting with magic \"HWAL\" at offset 0")]
+    /// The file has zero bytes, or only zero bytes (preallocated): it was created but its header
+    /// was never written. Callers treat it as a file with no entries (HBase's
+    /// `WALHeaderEOFException`). A truncation.
+    #[error("{path}: file is empty (no bytes, or only zeros); expected a file header starting with magic \"HWAL\" at offset 0")]
     EmptyFile {
         /// The file.
         path: String,

@@ -216,7 +216,9 @@ fn decode_body(path: &str, kind: FileKind, bytes: &[u8], body_len: usize) -> Res
 /// Reads and validates the header at the start of `bytes`; returns it and its length in bytes
 /// (where the first frame starts).
 pub fn read_header(path: &str, bytes: &[u8]) -> Result<(FileHeader, usize), FormatError> {
-    if bytes.is_empty() {
+    // All zeros: a preallocated file whose header was never written (a crash right after
+    // creation). It holds no entries, exactly like a 0-byte file.
+    if bytes.iter().all(|&b| b == 0) {
         return Err(FormatError::EmptyFile { path: path.to_string() });
     }
     let kind = check_fixed_prefix(path, bytes)?;

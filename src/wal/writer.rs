@@ -66,7 +66,8 @@ impl LogWriter {
         self.max_txid
     }
 
-    /// Writes the trailer, hsyncs and closes. After a broken stream only the close is tried.
+    /// Writes the trailer and closes (which makes the file durable). After a broken stream only
+    /// the close is tried.
     pub async fn close(&self, broken: bool) -> io::Result<()> {
         if broken {
             return self.file.close().await;
@@ -75,7 +76,6 @@ impl LogWriter {
         let trailer = Trailer { entries: self.entries, max_txid: self.max_txid, max_seqid: self.max_seqid };
         encode_trailer(&trailer, &mut buf);
         self.file.append(&buf)?;
-        self.file.hsync().await?;
         self.file.close().await
     }
 }

@@ -68,13 +68,16 @@ impl Shared {
         false
     }
 
-    /// While a roll waits: no draining; flush what was written, then report ready.
+    /// While a roll waits: no draining; once every written entry is acked, report ready,
+    /// otherwise make sure a sync covers what was written.
     fn consume_waiting_roll(&self, st: &mut ConsumerState) {
+        if st.unacked.is_empty() {
+            self.set_ready_for_rolling(st);
+            return;
+        }
         let unsynced = st.writer.as_ref().is_some_and(|w| w.length() > st.file_length_at_last_sync);
         if unsynced {
             self.sync_writer(st);
-        } else if st.unacked.is_empty() {
-            self.set_ready_for_rolling(st);
         }
     }
 

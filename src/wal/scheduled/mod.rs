@@ -161,7 +161,11 @@ impl Shared {
             cfg,
         });
         let first = shared.create_writer().await?;
-        lock(&shared.consumer).writer = Some(first);
+        {
+            let mut st = lock(&shared.consumer);
+            st.file_length_at_last_sync = first.length();
+            st.writer = Some(first);
+        }
         shared.start_tasks(receivers);
         Ok(shared)
     }
