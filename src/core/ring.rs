@@ -247,7 +247,7 @@ mod tests {
         while total < 20_000 {
             match ring.poll(&mut c) {
                 Some((_, (p, i))) => {
-                    assert!(last[p].map_or(true, |l| l + 1 == i), "producer {p} out of order");
+                    assert!(last[p].is_none_or(|l| l + 1 == i), "producer {p} out of order");
                     last[p] = Some(i);
                     total += 1;
                 }

@@ -36,6 +36,7 @@ pub struct FaultPlan {
     state: Mutex<PlanState>,
     injected: AtomicU64,
     syncs: AtomicU64,
+    hsyncs: AtomicU64,
 }
 
 impl FaultPlan {
@@ -77,9 +78,13 @@ impl FaultPlan {
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::SeqCst)
     }
-    /// Syncs attempted so far.
+    /// Syncs (hflush or hsync) attempted so far.
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::SeqCst)
+    }
+    /// hsyncs attempted so far.
+    pub fn hsyncs(&self) -> u64 {
+        self.hsyncs.load(Ordering::SeqCst)
     }
 
     fn take(counter: &mut u64) -> bool {
@@ -145,6 +150,9 @@ impl WalFs for FaultyFs {
     fn metadata<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<Option<FileMeta>>> {
         self.inner.metadata(path)
     }
+    fn set_modified<'a>(&'a self, path: &'a str, modified_ms: u64) -> BoxFuture<'a, io::Result<()>> {
+        self.inner.set_modified(path, modified_ms)
+    }
 }
 
 struct FaultyFile {
@@ -173,6 +181,9 @@ impl FaultyFile {
     fn sync(&self, hsync: bool) -> BoxFuture<'_, io::Result<u64>> {
         Box::pin(async move {
             self.plan.syncs.fetch_add(1, Ordering::SeqCst);
+            if hsync {
+                self.plan.hsyncs.fetch_add(1, Ordering::SeqCst);
+            }
             let (delay, fail) = {
                 let mut s = lock(&self.plan.state);
                 let delay = if FaultPlan::take(&mut s.slow_syncs) { s.slow_latency } else { s.sync_latency };

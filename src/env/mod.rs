@@ -94,6 +94,11 @@ pub trait WalFs: Send + Sync {
     fn list<'a>(&'a self, dir: &'a str) -> BoxFuture<'a, io::Result<Vec<DirEntry>>>;
     /// Metadata, or `None` when the path does not exist.
     fn metadata<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<Option<FileMeta>>>;
+    /// Sets a file's modification time (the archiver stamps archive time, which the cleaner's
+    /// TTL counts from). Filesystems without settable times keep the default no-op.
+    fn set_modified<'a>(&'a self, _path: &'a str, _modified_ms: u64) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A file open for appending.

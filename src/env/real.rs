@@ -252,6 +252,14 @@ impl WalFs for RealFs {
         })
     }
 
+    fn set_modified<'a>(&'a self, path: &'a str, modified_ms: u64) -> BoxFuture<'a, io::Result<()>> {
+        let full = self.resolve(path);
+        self.blocking(move || {
+            let t = UNIX_EPOCH + Duration::from_millis(modified_ms);
+            OpenOptions::new().write(true).open(full)?.set_modified(t)
+        })
+    }
+
     fn metadata<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<Option<FileMeta>>> {
         let full = self.resolve(path);
         self.blocking(move || match std::fs::metadata(full) {

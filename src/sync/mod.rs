@@ -33,6 +33,7 @@ impl<T> UnsafeCell<T> {
         Self(std::cell::UnsafeCell::new(value))
     }
     /// Runs `f` with a shared raw pointer to the value.
+    #[allow(dead_code)]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }

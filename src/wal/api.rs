@@ -5,12 +5,15 @@ use std::path::Path;
 use crate::env::{block_on, Env, RealEnv};
 use crate::sync::{Arc, Ordering};
 
+use super::accounting::OutOfOrder;
+use super::cleaner::LogCleaner;
 use super::config::{Config, Pipeline};
-use super::entry::{WalEdit, WalKey};
+use super::entry::{RegionName, WalEdit, WalKey};
 use super::error::{WalError, WalResult};
-use super::listener::{NoopListener, WalListener, WalStats};
+use super::listener::{NoopListener, WalEvent, WalListener, WalStats};
 use super::mvcc::Mvcc;
-use super::scheduled::{Appended, RollOutcome, Shared};
+use super::scheduled::{Appended, RollOutcome, RolledFile, Shared};
+use crate::sync::lock;
 
 /// How durable a caller needs an edit to be (HBase `Durability`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -88,22 +91,30 @@ impl Wal {
         self.shared.append(mvcc, key, edit, false).await
     }
 
+    /// Blocking [`Wal::append_marker`].
+    pub fn append_marker_blocking(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
+        block_on(self.append_marker(mvcc, key, edit))
+    }
+
     /// Blocking [`Wal::append`].
     pub fn append_blocking(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
         block_on(self.append(mvcc, key, edit))
     }
 
-    /// Waits until every append up to `txid` survives a process crash (hsync if the WAL's
-    /// default says so).
+    /// Waits until every append up to `txid` is durable at the WAL's default level (hflush,
+    /// or hsync when `Config::default_hsync`).
     pub async fn sync(&self, txid: u64) -> WalResult<()> {
-        self.shared.sync(txid, false).await
+        self.sync_for(txid, Durability::UseDefault).await
     }
 
-    /// Waits until every append up to `txid` is as durable as `durability` asks.
+    /// Waits until every append up to `txid` is as durable as `durability` asks. As in HBase,
+    /// `SyncWal` means hflush and `FsyncWal` hsync whatever the default; `UseDefault` follows
+    /// `Config::default_hsync`.
     pub async fn sync_for(&self, txid: u64, durability: Durability) -> WalResult<()> {
         match durability {
             Durability::SkipWal | Durability::AsyncWal => Ok(()),
-            Durability::UseDefault | Durability::SyncWal => self.shared.sync(txid, false).await,
+            Durability::UseDefault => self.shared.sync(txid, self.shared.cfg.default_hsync).await,
+            Durability::SyncWal => self.shared.sync(txid, false).await,
             Durability::FsyncWal => self.shared.sync(txid, true).await,
         }
     }
@@ -156,5 +167,42 @@ impl Wal {
     /// The current file's path, if a writer is open.
     pub fn current_file(&self) -> Option<String> {
         self.shared.current_file()
+    }
+
+    /// Rolled files not yet archived, oldest first, with their per-region highest seqids.
+    pub async fn rolled_files(&self) -> Vec<RolledFile> {
+        self.shared.rolled_files().await
+    }
+
+    /// The archive cleaner (holds, and one-off passes).
+    pub fn cleaner(&self) -> &LogCleaner {
+        &self.shared.cleaner
+    }
+
+    /// A region starts flushing `families` (HBase `startCacheFlush`). Returns the lowest
+    /// unflushed seqid left in the region, or `None` when the flush covers everything.
+    pub fn start_cache_flush(&self, region: &RegionName, families: &[Vec<u8>]) -> Option<u64> {
+        let left = lock(&self.shared.accounting).start_cache_flush(region, families);
+        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "start", seqid: left.unwrap_or(0) });
+        left
+    }
+
+    /// A region's flush up to `max_flushed_seqid` completed (HBase `completeCacheFlush`).
+    pub fn complete_cache_flush(&self, region: &RegionName, max_flushed_seqid: u64) {
+        lock(&self.shared.accounting).complete_cache_flush(region, max_flushed_seqid);
+        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "complete", seqid: max_flushed_seqid });
+    }
+
+    /// A region's flush failed before committing (HBase `abortCacheFlush`). An error means
+    /// edits were acquired out of order: the region's accounting can no longer be trusted.
+    pub fn abort_cache_flush(&self, region: &RegionName) -> Result<(), OutOfOrder> {
+        let r = lock(&self.shared.accounting).abort_cache_flush(region);
+        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "abort", seqid: 0 });
+        r
+    }
+
+    /// Lowest seqid of `region` not yet flushed (flushing or unflushed), if any.
+    pub fn lowest_unflushed_seqid(&self, region: &RegionName) -> Option<u64> {
+        lock(&self.shared.accounting).lowest_seqid(region)
     }
 }

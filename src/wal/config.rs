@@ -98,6 +98,9 @@ pub struct Config {
     /// Archived files older than this are deleted by the cleaner (`hbase.master.logcleaner.ttl`).
     /// Default: 10 min.
     pub cleaner_ttl: Duration,
+    /// How often the cleaner runs (`hbase.master.cleaner.interval`). Default: 10 min.
+    /// Minimum: 1 ms.
+    pub cleaner_interval: Duration,
     /// How readers treat damaged files. Default: [`RecoveryMode::TolerateTailCorruption`].
     pub recovery_mode: RecoveryMode,
     /// Longest `close` waits for the pipeline to drain (`hbase.wal.shutdown.wait.timeout.ms`).
@@ -132,6 +135,7 @@ impl Default for Config {
             min_tolerable_replication: 0,
             low_replication_roll_limit: 5,
             cleaner_ttl: Duration::from_secs(600),
+            cleaner_interval: Duration::from_secs(600),
             recovery_mode: RecoveryMode::TolerateTailCorruption,
             shutdown_timeout: Duration::from_secs(15),
             mutant: Mutant::None,
@@ -172,6 +176,7 @@ impl Config {
             ("slow_sync_roll_interval", self.slow_sync_roll_interval),
             ("low_replication_check_interval", self.low_replication_check_interval),
             ("shutdown_timeout", self.shutdown_timeout),
+            ("cleaner_interval", self.cleaner_interval),
         ] {
             if d < Duration::from_millis(1) {
                 return bad(field, format!("{d:?} is below the minimum of 1 ms"));

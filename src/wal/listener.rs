@@ -152,6 +152,37 @@ pub enum WalEvent {
         /// Its duration in milliseconds.
         elapsed_ms: u64,
     },
+    /// The current file's replication is below the tolerable count.
+    LowReplication {
+        /// Live replicas.
+        replication: u32,
+        /// Whether the check is (still) enabled after this observation.
+        check_enabled: bool,
+    },
+    /// A rolled file was moved to `oldWALs/`.
+    Archived {
+        /// Its name.
+        file: String,
+    },
+    /// Rolled files exceed `max_logs`: these regions must flush (region:family,...).
+    RegionsToFlush {
+        /// `region:family` pairs, sorted.
+        regions: Vec<String>,
+    },
+    /// The cleaner deleted an archived file.
+    Cleaned {
+        /// Its name.
+        file: String,
+    },
+    /// A region's cache flush changed state (start, complete, abort).
+    CacheFlush {
+        /// The region.
+        region: RegionName,
+        /// `start`, `complete` or `abort`.
+        action: &'static str,
+        /// start: lowest unflushed seqid left (0 = none); complete: the max flushed seqid.
+        seqid: u64,
+    },
     /// The WAL was closed.
     Closed,
 }
@@ -187,6 +218,15 @@ impl fmt::Display for WalEvent {
                 old.as_deref().unwrap_or("-")
             ),
             SlowSync { elapsed_ms } => write!(f, "SLOW_SYNC   ms={elapsed_ms}"),
+            LowReplication { replication, check_enabled } => {
+                write!(f, "LOW_REPL    replication={replication} check={}", if *check_enabled { "on" } else { "off" })
+            }
+            Archived { file } => write!(f, "ARCHIVED    file={file}"),
+            RegionsToFlush { regions } => write!(f, "FORCE_FLUSH regions={}", regions.join(",")),
+            Cleaned { file } => write!(f, "CLEANED     file={file}"),
+            CacheFlush { region, action, seqid } => {
+                write!(f, "CACHE_FLUSH region={region} action={action} seqid={seqid}")
+            }
             Closed => write!(f, "CLOSED"),
         }
     }
@@ -226,6 +266,8 @@ pub struct Counters {
     pub(crate) rolls: AtomicU64,
     pub(crate) broken: AtomicU64,
     pub(crate) slow_syncs: AtomicU64,
+    pub(crate) archived: AtomicU64,
+    pub(crate) cleaned: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -245,6 +287,10 @@ pub struct WalStats {
     pub broken: u64,
     /// Syncs slower than the slow-sync threshold.
     pub slow_syncs: u64,
+    /// Files archived to `oldWALs/`.
+    pub archived: u64,
+    /// Archived files deleted by the cleaner.
+    pub cleaned: u64,
 }
 
 impl Counters {
@@ -263,6 +309,8 @@ impl Counters {
             rolls: g(&self.rolls),
             broken: g(&self.broken),
             slow_syncs: g(&self.slow_syncs),
+            archived: g(&self.archived),
+            cleaned: g(&self.cleaned),
         }
     }
 }

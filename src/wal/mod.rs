@@ -1,6 +1,8 @@
 //! The WAL engine: API types, MVCC, the pipelines, writers and observation.
 
+pub mod accounting;
 pub mod api;
+pub mod cleaner;
 pub mod config;
 pub mod entry;
 pub mod error;

@@ -56,11 +56,6 @@ impl LogWriter {
         self.file_number
     }
 
-    /// Entries written.
-    pub fn entries(&self) -> u64 {
-        self.entries
-    }
-
     /// Highest txid written.
     pub fn max_txid(&self) -> u64 {
         self.max_txid

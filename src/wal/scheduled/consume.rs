@@ -130,6 +130,15 @@ impl Shared {
                     st.to_write.push_front(rec);
                     return Err(e);
                 }
+                {
+                    // Empty edits are skipped before this point, as HBase's appendEntry does.
+                    let mut acc = lock(&self.accounting);
+                    if rec.close_region {
+                        acc.on_region_close(&rec.region);
+                    } else {
+                        acc.update(&rec.region, &rec.families, rec.seqid, rec.in_memstore);
+                    }
+                }
                 Counters::add(&self.counters.appends, 1);
                 Counters::add(&self.counters.appended_bytes, rec.len());
                 if self.detailed {
@@ -204,7 +213,13 @@ impl Shared {
         }
         st.file_length_at_last_sync = w.length();
         let txid = st.highest_processed_txid;
-        let hsync = self.cfg.default_hsync || st.force_next_hsync || st.sync_futures.values().any(|f| f.force_sync());
+        // HBase `isHsync`: hsync if a pending request asks for it; with none pending, the default.
+        let requested = if st.sync_futures.is_empty() {
+            self.cfg.default_hsync
+        } else {
+            st.sync_futures.values().any(|f| f.force_sync())
+        };
+        let hsync = requested || st.force_next_hsync;
         st.highest_processed_txid_at_last_sync = txid;
         if hsync {
             st.hsync_requested_upto = st.hsync_requested_upto.max(txid);

@@ -19,6 +19,7 @@
 //! `highest_hsynced_txid` only grow and are read lock-free by the sync fast path.
 
 mod consume;
+mod lifecycle;
 mod roll;
 mod runner;
 
@@ -34,6 +35,8 @@ use crate::env::Env;
 use crate::format::{FileHeader, FileKind};
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 
+use super::accounting::Accounting;
+use super::cleaner::LogCleaner;
 use super::config::Config;
 use super::entry::{WalEdit, WalKey};
 use super::error::{WalError, WalResult};
@@ -43,6 +46,7 @@ use super::naming;
 use super::record::{AppendRecord, Fut, Truck};
 use super::writer::LogWriter;
 
+pub use lifecycle::RolledFile;
 pub use roll::RollOutcome;
 pub(crate) use runner::SyncRequest;
 
@@ -105,6 +109,11 @@ pub(crate) struct Shared {
     pub roll_event: Event,
     pub closed_event: Event,
     pub mutant: MutantSwitch,
+    pub accounting: Mutex<Accounting>,
+    pub cleaner: LogCleaner,
+    /// Slow syncs in the current window, and the window's start (ns of `Env::now`).
+    pub slow_sync_count: AtomicU64,
+    pub slow_sync_window_start_ns: AtomicU64,
 }
 
 /// What `append` returns.
@@ -133,6 +142,7 @@ impl Shared {
         let (ring, ring_consumer) = Ring::with_mutant(cfg.ring_capacity, mutant);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..cfg.sync_runners).map(|_| tokio::sync::mpsc::channel(cfg.sync_runner_queue)).unzip();
+        let cleaner = LogCleaner::new(env.clone(), cfg.cleaner_ttl, listener.clone());
         let shared = Arc::new(Shared {
             detailed: listener.detailed(),
             listener,
@@ -157,6 +167,10 @@ impl Shared {
             roll_event: Event::new(),
             closed_event: Event::new(),
             mutant,
+            accounting: Mutex::new(Accounting::new()),
+            cleaner,
+            slow_sync_count: AtomicU64::new(0),
+            slow_sync_window_start_ns: AtomicU64::new(env.now().as_nanos() as u64),
             env,
             cfg,
         });
@@ -179,6 +193,25 @@ impl Shared {
         }
         let me = self.clone();
         self.env.spawn("wal-roller", Box::pin(async move { me.roller_task().await }));
+        let me = self.clone();
+        self.env.spawn("wal-cleaner", Box::pin(async move { me.cleaner_task().await }));
+    }
+
+    async fn cleaner_task(self: Arc<Self>) {
+        loop {
+            let closed = self.closed_event.listen();
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            let nap = self.env.sleep(self.cfg.cleaner_interval);
+            if crate::wal::timeout::with_timeout(closed, move || nap).await.is_some() {
+                return;
+            }
+            match self.cleaner.run_once().await {
+                Ok(r) => Counters::add(&self.counters.cleaned, r.deleted.len() as u64),
+                Err(e) => tracing::warn!(target: "hwal::wal", error = %e, "cleaner pass failed"),
+            }
+        }
     }
 
     /// Creates the next writer (file number `max(prev + 1, now)`), with a pre-emptive hflush.
@@ -278,9 +311,9 @@ impl Shared {
         w.load(Ordering::Acquire) >= txid
     }
 
-    /// Waits until every append up to `txid` is durable (HBase `sync(txid, forceSync)`).
+    /// Waits until every append up to `txid` is durable (HBase `sync(txid, forceSync)`);
+    /// `hsync` is the caller's resolved durability.
     pub async fn sync(&self, txid: u64, hsync: bool) -> WalResult<()> {
-        let hsync = hsync || self.cfg.default_hsync;
         if self.is_synced(txid, hsync) {
             return Ok(());
         }
@@ -291,7 +324,6 @@ impl Shared {
 
     /// Waits until everything appended before this call is durable (HBase `sync(forceSync)`).
     pub async fn sync_all(&self, hsync: bool) -> WalResult<()> {
-        let hsync = hsync || self.cfg.default_hsync;
         let seq = self.claim(|| self.ring.try_claim()).await?;
         let fut = Fut::with_mutant(seq, hsync, self.mutant);
         self.ring.publish(seq, Truck::Sync(fut.clone()));

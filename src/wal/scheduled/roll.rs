@@ -11,24 +11,34 @@
 //! 4. T5: under the consumer mutex, install the new writer, reset the sync bookkeeping, bump the
 //!    epoch (clearing both state bits), clear the roll request, and reschedule the consumer.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::sync::{lock, Arc, Ordering};
 
+use super::lifecycle::{LowReplication, RolledFile};
 use super::Shared;
+use crate::wal::accounting::FlushRequest;
 use crate::wal::error::{WalError, WalResult};
-use crate::wal::listener::{Counters, RollReason, WalEvent};
+use crate::wal::listener::{Counters, WalEvent};
 use crate::wal::record::Truck;
 use crate::wal::writer::LogWriter;
 
 /// Roller bookkeeping, guarded by the roll lock.
 pub(crate) struct RollerState {
     pub last_roll: Duration,
+    /// Rolled, not yet archived files by file number (HBase `walFile2Props`).
+    pub rolled: BTreeMap<u64, RolledFile>,
+    pub low_replication: LowReplication,
 }
 
 impl RollerState {
     pub fn new(now: Duration) -> Self {
-        Self { last_roll: now }
+        Self {
+            last_roll: now,
+            rolled: BTreeMap::new(),
+            low_replication: LowReplication { consecutive_rolls: 0, enabled: true, last_check: now },
+        }
     }
 }
 
@@ -39,10 +49,15 @@ pub struct RollOutcome {
     pub old: Option<String>,
     /// The new current file.
     pub new: String,
+    /// Files archived after the roll.
+    pub archived: Vec<String>,
+    /// Above `max_logs`: the regions and families to flush so the oldest file can go.
+    pub regions_to_flush: Option<FlushRequest>,
 }
 
 impl Shared {
-    /// The roller task (HBase `AbstractWALRoller`): rolls on request and on period.
+    /// The roller task (HBase `AbstractWALRoller`): rolls on request and on period, and checks
+    /// replication.
     pub(super) async fn roller_task(self: Arc<Self>) {
         loop {
             if self.closed.load(Ordering::SeqCst) {
@@ -50,26 +65,29 @@ impl Shared {
             }
             let woken = self.roll_event.listen();
             let due = {
-                let last = self.roll_lock.lock().await.last_roll;
-                self.env.now().saturating_sub(last) >= self.cfg.roll_period
+                let mut rs = self.roll_lock.lock().await;
+                self.check_low_replication(&mut rs.low_replication);
+                self.env.now().saturating_sub(rs.last_roll) >= self.cfg.roll_period
             };
             if self.roll_requested.load(Ordering::SeqCst) || due {
-                if let Err(e) = self.roll_writer(true).await {
-                    if matches!(e, WalError::Closed) {
-                        return;
+                match self.roll_writer(true).await {
+                    Ok(_) => {}
+                    Err(WalError::Closed) => return,
+                    Err(e) => {
+                        tracing::warn!(target: "hwal::wal", error = %e, "roll failed; retrying");
+                        self.env.sleep(self.cfg.roller_wake_frequency.min(Duration::from_secs(1))).await;
                     }
-                    tracing::warn!(target: "hwal::wal", error = %e, "roll failed; retrying after the wake interval");
-                    self.env.sleep(self.cfg.roller_wake_frequency.min(Duration::from_secs(1))).await;
                 }
                 continue;
             }
-            let wake = self.env.sleep(self.cfg.roller_wake_frequency);
+            let nap = self.cfg.roller_wake_frequency.min(self.cfg.low_replication_check_interval);
+            let wake = self.env.sleep(nap);
             crate::wal::timeout::with_timeout(woken, move || wake).await;
         }
     }
 
     /// Rolls the writer (HBase `rollWriter(force)`). Without `force`, a writer with no entries
-    /// is kept.
+    /// is kept. After the swap, archives what it can and reports forced flushes.
     pub async fn roll_writer(&self, force: bool) -> WalResult<Option<RollOutcome>> {
         let mut rs = self.roll_lock.lock().await;
         if self.closed.load(Ordering::SeqCst) {
@@ -87,9 +105,21 @@ impl Shared {
                 return Err(e);
             }
         };
-        let outcome = self.replace_writer(next).await;
+        let (old, new) = self.replace_writer(next).await;
         rs.last_roll = self.env.now();
-        Ok(Some(outcome))
+        self.reset_slow_sync_window();
+        let old_path = old.as_ref().map(|f| f.path.clone());
+        if let Some(f) = old {
+            rs.rolled.insert(f.number, f);
+        }
+        let archived = self.clean_old_logs(&mut rs.rolled).await;
+        let regions_to_flush = self.find_regions_to_force_flush(&rs.rolled);
+        Ok(Some(RollOutcome { old: old_path, new, archived, regions_to_flush }))
+    }
+
+    /// Rolled files not yet archived, oldest first.
+    pub async fn rolled_files(&self) -> Vec<RolledFile> {
+        self.roll_lock.lock().await.rolled.values().cloned().collect()
     }
 
     /// T1: waits until the consumer reports ready (no-op when the writer is already broken).
@@ -113,7 +143,8 @@ impl Shared {
         }
     }
 
-    async fn replace_writer(&self, next: LogWriter) -> RollOutcome {
+    /// Steps 1–4; returns the rolled file (if there was a current one) and the new path.
+    async fn replace_writer(&self, next: LogWriter) -> (Option<RolledFile>, String) {
         self.wait_for_safe_point().await;
         let (old, broken) = {
             let mut st = lock(&self.consumer);
@@ -124,7 +155,7 @@ impl Shared {
             self.close_old_writer(old, broken).await;
         }
         let new_path = next.path().to_string();
-        let (epoch, rewritten) = {
+        let (epoch, rewritten, highest) = {
             let mut st = lock(&self.consumer);
             st.file_length_at_last_sync = next.length();
             st.highest_processed_txid_at_last_sync = 0;
@@ -133,15 +164,18 @@ impl Shared {
             st.sync_deferred = false;
             st.writer = Some(next);
             let rewritten = st.to_write.iter().take_while(|r| r.txid <= st.rewrite_until).count() as u64;
+            let highest = lock(&self.accounting).reset_highest();
             self.gate.force_schedule();
             let epoch = self.word.advance_epoch();
             self.roll_requested.store(false, Ordering::SeqCst);
-            (epoch, rewritten)
+            (epoch, rewritten, highest)
         };
         Counters::add(&self.counters.rolls, 1);
-        self.emit(WalEvent::Rolled { old: old_path.clone(), new: new_path.clone(), epoch, rewritten });
+        self.emit(WalEvent::Rolled { old: old_path, new: new_path.clone(), epoch, rewritten });
         self.schedule_consumer();
-        RollOutcome { old: old_path, new: new_path }
+        let rolled =
+            old.map(|w| RolledFile { number: w.file_number(), path: w.path().to_string(), highest, size: w.length() });
+        (rolled, new_path)
     }
 
     /// Step 3: close the old writer; on success its entries are hsynced.
@@ -154,7 +188,6 @@ impl Shared {
                 self.trim_unhsynced(&mut st);
                 self.finish_sync(&mut st);
                 self.unlock(st);
-                return;
             }
             Ok(()) => {}
             Err(e) => {
@@ -168,17 +201,6 @@ impl Shared {
                 for rec in requeue.into_iter().rev() {
                     st.to_write.push_front(rec);
                 }
-            }
-        }
-    }
-
-    /// HBase `postSync`: slow-sync accounting and the immediate roll on a very slow sync.
-    pub(super) fn post_sync(&self, elapsed: Duration) {
-        if elapsed > self.cfg.slow_sync {
-            Counters::add(&self.counters.slow_syncs, 1);
-            self.emit(WalEvent::SlowSync { elapsed_ms: elapsed.as_millis() as u64 });
-            if elapsed > self.cfg.roll_on_sync {
-                self.request_roll(RollReason::SlowSync);
             }
         }
     }
@@ -205,8 +227,14 @@ impl Shared {
         };
         let mut result = Ok(());
         if let Some(w) = writer {
-            if let Err(e) = w.close(broken).await {
-                result = Err(WalError::io("close", w.path(), e));
+            match w.close(broken).await {
+                Ok(()) => {}
+                // A broken stream failing to close is expected; what it held unacked was never
+                // acknowledged to anyone.
+                Err(e) if broken => {
+                    tracing::warn!(target: "hwal::wal", file = w.path(), error = %e, "closing a broken writer failed")
+                }
+                Err(e) => result = Err(WalError::io("close", w.path(), e)),
             }
         }
         self.stopped.store(true, Ordering::SeqCst);
