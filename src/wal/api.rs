@@ -10,9 +10,11 @@ use super::cleaner::LogCleaner;
 use super::config::{Config, Pipeline};
 use super::entry::{RegionName, WalEdit, WalKey};
 use super::error::{WalError, WalResult};
+use super::lifecycle::{RollOutcome, RolledFile};
 use super::listener::{NoopListener, WalEvent, WalListener, WalStats};
 use super::mvcc::Mvcc;
-use super::scheduled::{Appended, RollOutcome, RolledFile, Shared};
+use super::scheduled::Scheduled;
+use super::shared::{self, Appended, PipelineImpl, WalShared};
 use crate::sync::lock;
 
 /// How durable a caller needs an edit to be (HBase `Durability`).
@@ -37,13 +39,27 @@ pub enum Durability {
 /// OS threads, a `_blocking` form. Once [`Wal::close`] ran, every call fails with
 /// [`WalError::Closed`] and no waiter hangs.
 pub struct Wal {
-    shared: Arc<Shared>,
+    engine: Engine,
     env: Arc<dyn Env>,
+}
+
+/// The pipeline behind a [`Wal`].
+enum Engine {
+    Scheduled(Arc<Scheduled>),
+}
+
+/// Runs `$body` with `$p` bound to the engine's pipeline (static dispatch).
+macro_rules! with_pipeline {
+    ($engine:expr, $p:ident => $body:expr) => {
+        match $engine {
+            Engine::Scheduled($p) => $body,
+        }
+    };
 }
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wal").field("server", &self.shared.cfg.server).finish()
+        f.debug_struct("Wal").field("server", &self.base().cfg.server).finish()
     }
 }
 
@@ -65,13 +81,17 @@ impl Wal {
         if config.pipeline == Pipeline::Classic {
             return Err(WalError::Config("pipeline: the classic pipeline is not available yet".into()));
         }
-        let shared = Shared::open(env.clone(), config, listener).await?;
-        Ok(Wal { shared, env })
+        let engine = Engine::Scheduled(Scheduled::open(env.clone(), config, listener).await?);
+        Ok(Wal { engine, env })
+    }
+
+    fn base(&self) -> &WalShared {
+        with_pipeline!(&self.engine, p => p.base())
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &Config {
-        &self.shared.cfg
+        &self.base().cfg
     }
 
     /// The environment.
@@ -82,13 +102,13 @@ impl Wal {
     /// Appends a data edit of the region owning `mvcc`. The region sequence id is assigned
     /// atomically with the txid. Complete the returned write entry once done with it.
     pub async fn append(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
-        self.shared.append(mvcc, key, edit, true).await
+        with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, true).await)
     }
 
     /// Appends a meta marker (flush, compaction, region event): written to the log, never
     /// counted as unflushed memstore data.
     pub async fn append_marker(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
-        self.shared.append(mvcc, key, edit, false).await
+        with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, false).await)
     }
 
     /// Blocking [`Wal::append_marker`].
@@ -111,12 +131,13 @@ impl Wal {
     /// `SyncWal` means hflush and `FsyncWal` hsync whatever the default; `UseDefault` follows
     /// `Config::default_hsync`.
     pub async fn sync_for(&self, txid: u64, durability: Durability) -> WalResult<()> {
-        match durability {
-            Durability::SkipWal | Durability::AsyncWal => Ok(()),
-            Durability::UseDefault => self.shared.sync(txid, self.shared.cfg.default_hsync).await,
-            Durability::SyncWal => self.shared.sync(txid, false).await,
-            Durability::FsyncWal => self.shared.sync(txid, true).await,
-        }
+        let hsync = match durability {
+            Durability::SkipWal | Durability::AsyncWal => return Ok(()),
+            Durability::UseDefault => self.base().cfg.default_hsync,
+            Durability::SyncWal => false,
+            Durability::FsyncWal => true,
+        };
+        with_pipeline!(&self.engine, p => shared::sync(&**p, txid, hsync).await)
     }
 
     /// Blocking [`Wal::sync_for`].
@@ -126,12 +147,12 @@ impl Wal {
 
     /// Waits until everything appended before the call is durable; `hsync` forces hsync.
     pub async fn sync_all(&self, hsync: bool) -> WalResult<()> {
-        self.shared.sync_all(hsync).await
+        with_pipeline!(&self.engine, p => shared::sync_all(&**p, hsync).await)
     }
 
     /// Rolls the writer to a new file. Without `force`, a file with no entries is kept.
     pub async fn roll_writer(&self, force: bool) -> WalResult<Option<RollOutcome>> {
-        self.shared.roll_writer(force).await
+        with_pipeline!(&self.engine, p => shared::roll_writer(p, force).await)
     }
 
     /// Blocking [`Wal::roll_writer`].
@@ -141,7 +162,7 @@ impl Wal {
 
     /// Closes the WAL: syncs and closes the current file; pending syncs fail with `Closed`.
     pub async fn close(&self) -> WalResult<()> {
-        self.shared.close().await
+        with_pipeline!(&self.engine, p => shared::close(p).await)
     }
 
     /// Blocking [`Wal::close`].
@@ -151,58 +172,58 @@ impl Wal {
 
     /// True once closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::SeqCst)
+        self.base().closed.load(Ordering::SeqCst)
     }
 
     /// Counters.
     pub fn stats(&self) -> WalStats {
-        self.shared.counters.snapshot()
+        self.base().counters.snapshot()
     }
 
     /// Highest txid known durable (hflush level).
     pub fn highest_synced_txid(&self) -> u64 {
-        self.shared.highest_synced.load(Ordering::Acquire)
+        self.base().highest_synced.load(Ordering::Acquire)
     }
 
     /// The current file's path, if a writer is open.
     pub fn current_file(&self) -> Option<String> {
-        self.shared.current_file()
+        with_pipeline!(&self.engine, p => p.current_file())
     }
 
     /// Rolled files not yet archived, oldest first, with their per-region highest seqids.
     pub async fn rolled_files(&self) -> Vec<RolledFile> {
-        self.shared.rolled_files().await
+        self.base().roll_lock.lock().await.rolled.values().cloned().collect()
     }
 
     /// The archive cleaner (holds, and one-off passes).
     pub fn cleaner(&self) -> &LogCleaner {
-        &self.shared.cleaner
+        &self.base().cleaner
     }
 
     /// A region starts flushing `families` (HBase `startCacheFlush`). Returns the lowest
     /// unflushed seqid left in the region, or `None` when the flush covers everything.
     pub fn start_cache_flush(&self, region: &RegionName, families: &[Vec<u8>]) -> Option<u64> {
-        let left = lock(&self.shared.accounting).start_cache_flush(region, families);
-        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "start", seqid: left.unwrap_or(0) });
+        let left = lock(&self.base().accounting).start_cache_flush(region, families);
+        self.base().emit(WalEvent::CacheFlush { region: region.clone(), action: "start", seqid: left.unwrap_or(0) });
         left
     }
 
     /// A region's flush up to `max_flushed_seqid` completed (HBase `completeCacheFlush`).
     pub fn complete_cache_flush(&self, region: &RegionName, max_flushed_seqid: u64) {
-        lock(&self.shared.accounting).complete_cache_flush(region, max_flushed_seqid);
-        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "complete", seqid: max_flushed_seqid });
+        lock(&self.base().accounting).complete_cache_flush(region, max_flushed_seqid);
+        self.base().emit(WalEvent::CacheFlush { region: region.clone(), action: "complete", seqid: max_flushed_seqid });
     }
 
     /// A region's flush failed before committing (HBase `abortCacheFlush`). An error means
     /// edits were acquired out of order: the region's accounting can no longer be trusted.
     pub fn abort_cache_flush(&self, region: &RegionName) -> Result<(), OutOfOrder> {
-        let r = lock(&self.shared.accounting).abort_cache_flush(region);
-        self.shared.emit(WalEvent::CacheFlush { region: region.clone(), action: "abort", seqid: 0 });
+        let r = lock(&self.base().accounting).abort_cache_flush(region);
+        self.base().emit(WalEvent::CacheFlush { region: region.clone(), action: "abort", seqid: 0 });
         r
     }
 
     /// Lowest seqid of `region` not yet flushed (flushing or unflushed), if any.
     pub fn lowest_unflushed_seqid(&self, region: &RegionName) -> Option<u64> {
-        lock(&self.shared.accounting).lowest_seqid(region)
+        lock(&self.base().accounting).lowest_seqid(region)
     }
 }

@@ -7,15 +7,16 @@ use std::time::Duration;
 use crate::core::mutant::Mutant;
 use crate::sync::{lock, MutexGuard, Ordering};
 
-use super::{ConsumerState, Shared, SyncRequest};
+use super::{ConsumerState, Scheduled, SyncRequest};
 use crate::wal::listener::{Counters, RollReason, WalEvent};
 use crate::wal::record::{AppendRecord, Truck};
+use crate::wal::shared::{complete_all, WalShared};
 
 /// Bytes of hflush-acked but not yet hsynced entries after which the next sync is an hsync.
 /// Bounds what must be kept for re-writing after a writer failure.
 const MAX_UNHSYNCED_BYTES: u64 = 8 * 1024 * 1024;
 
-impl Shared {
+impl Scheduled {
     /// One consume run. Returns true when the run must be resubmitted.
     pub(super) fn consume(&self) -> bool {
         let mut guard = lock(&self.consumer);
@@ -29,14 +30,7 @@ impl Shared {
     pub(super) fn unlock(&self, mut guard: MutexGuard<'_, ConsumerState>) {
         let done = std::mem::take(&mut guard.to_complete);
         drop(guard);
-        for (f, txid) in done {
-            if f.complete(Ok(txid)) {
-                Counters::add(&self.counters.futures_completed, 1);
-                if self.detailed {
-                    self.emit(WalEvent::FutureCompleted { txid: f.txid(), done: Some(txid) });
-                }
-            }
-        }
+        complete_all(&self.base, done);
     }
 
     fn consume_locked(&self, st: &mut ConsumerState) -> bool {
@@ -58,10 +52,10 @@ impl Shared {
         if self.consume_queued.load(Ordering::SeqCst) {
             return false;
         }
-        if !st.to_write.is_empty() || self.ring.has_published(&st.ring_consumer) {
+        if !st.to_write.is_empty() || self.base.ring.has_published(&st.ring_consumer) {
             return true;
         }
-        if self.gate.idle_exit(|| self.ring.has_published(&st.ring_consumer)) {
+        if self.gate.idle_exit(|| self.base.ring.has_published(&st.ring_consumer)) {
             return true;
         }
         self.sync_if_needed(st);
@@ -84,7 +78,7 @@ impl Shared {
     fn set_ready_for_rolling(&self, st: &mut ConsumerState) {
         if !st.ready_for_rolling {
             st.ready_for_rolling = true;
-            self.emit(WalEvent::SafePoint { epoch: self.word.load().epoch() });
+            self.base.emit(WalEvent::SafePoint { epoch: self.word.load().epoch() });
             self.ready_event.notify_all();
         }
     }
@@ -100,7 +94,7 @@ impl Shared {
 
     fn drain_ring(&self, st: &mut ConsumerState) {
         let mut drained = false;
-        while let Some((seq, truck)) = self.ring.poll(&mut st.ring_consumer) {
+        while let Some((seq, truck)) = self.base.ring.poll(&mut st.ring_consumer) {
             match truck {
                 Truck::Append(rec) => st.to_write.push_back(rec),
                 Truck::Sync(f) => {
@@ -110,14 +104,14 @@ impl Shared {
             drained = true;
         }
         if drained {
-            self.ring.release(&st.ring_consumer);
-            self.ring_space.notify_all();
+            self.base.ring.release(&st.ring_consumer);
+            self.base.ring_space.notify_all();
         }
     }
 
     fn append_and_sync(&self, st: &mut ConsumerState) -> io::Result<()> {
         self.finish_sync(st);
-        let batch = self.cfg.batch_size_bytes;
+        let batch = self.base.cfg.batch_size_bytes;
         let epoch = self.word.load().epoch();
         while let Some(rec) = st.to_write.pop_front() {
             let Some(writer) = st.writer.as_mut() else {
@@ -132,17 +126,17 @@ impl Shared {
                 }
                 {
                     // Empty edits are skipped before this point, as HBase's appendEntry does.
-                    let mut acc = lock(&self.accounting);
+                    let mut acc = lock(&self.base.accounting);
                     if rec.close_region {
                         acc.on_region_close(&rec.region);
                     } else {
                         acc.update(&rec.region, &rec.families, rec.seqid, rec.in_memstore);
                     }
                 }
-                Counters::add(&self.counters.appends, 1);
-                Counters::add(&self.counters.appended_bytes, rec.len());
-                if self.detailed {
-                    self.emit(WalEvent::Appended {
+                Counters::add(&self.base.counters.appends, 1);
+                Counters::add(&self.base.counters.appended_bytes, rec.len());
+                if self.base.detailed {
+                    self.base.emit(WalEvent::Appended {
                         txid: rec.txid,
                         region: rec.region.clone(),
                         seqid: rec.seqid,
@@ -153,7 +147,7 @@ impl Shared {
             }
             let txid = rec.txid;
             st.highest_processed_txid = st.highest_processed_txid.max(txid);
-            self.highest_processed.fetch_max(txid, Ordering::AcqRel);
+            self.base.highest_processed.fetch_max(txid, Ordering::AcqRel);
             st.entries_since_roll += 1;
             if written {
                 st.unacked.push_back(rec);
@@ -170,7 +164,7 @@ impl Shared {
         }
         if len == st.file_length_at_last_sync && st.unacked.is_empty() {
             // Only empty edits since the last sync: they are "durable" without a sync.
-            Self::raise(&self.highest_synced, st.highest_processed_txid);
+            WalShared::raise(&self.base.highest_synced, st.highest_processed_txid);
             self.finish_sync(st);
             self.try_set_ready_for_rolling(st);
         }
@@ -196,7 +190,7 @@ impl Shared {
 
     /// True when an FSYNC future waits for an hsync that nobody has requested yet.
     fn hsync_needed(&self, st: &ConsumerState) -> bool {
-        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         st.sync_futures.values().any(|f| {
             let target = Self::hsync_target(st, f.txid());
             f.force_sync() && target > hsynced && target > st.hsync_requested_upto
@@ -206,7 +200,7 @@ impl Shared {
     /// HBase `sync(writer)`: hands a sync of everything written so far to a runner.
     pub(super) fn sync_writer(&self, st: &mut ConsumerState) {
         let Some(w) = st.writer.as_ref() else { return };
-        let max = self.cfg.max_inflight_syncs;
+        let max = self.base.cfg.max_inflight_syncs;
         if max > 0 && st.inflight_syncs >= max {
             st.sync_deferred = true;
             return;
@@ -215,7 +209,7 @@ impl Shared {
         let txid = st.highest_processed_txid;
         // HBase `isHsync`: hsync if a pending request asks for it; with none pending, the default.
         let requested = if st.sync_futures.is_empty() {
-            self.cfg.default_hsync
+            self.base.cfg.default_hsync
         } else {
             st.sync_futures.values().any(|f| f.force_sync())
         };
@@ -226,7 +220,7 @@ impl Shared {
             st.force_next_hsync = false;
         }
         let epoch = self.word.load().epoch();
-        let req = SyncRequest { file: w.file().clone(), txid, hsync, epoch, issued: self.env.now() };
+        let req = SyncRequest { file: w.file().clone(), txid, hsync, epoch, issued: self.base.env.now() };
         let runners = lock(&self.runners);
         let n = runners.len();
         let mut req = Some(req);
@@ -237,7 +231,7 @@ impl Shared {
                     st.runner_index = idx;
                     st.inflight_syncs += 1;
                     drop(runners);
-                    self.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx });
+                    self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx });
                     return;
                 }
                 Err(e) => req = Some(e.into_inner()),
@@ -251,7 +245,7 @@ impl Shared {
     /// HBase `finishSync`: advances `highest_synced` as far as provably safe and completes the
     /// sync futures it covers. Returns how many were completed.
     pub(super) fn finish_sync(&self, st: &mut ConsumerState) -> u64 {
-        let synced = self.highest_synced.load(Ordering::Acquire);
+        let synced = self.base.highest_synced.load(Ordering::Acquire);
         let limit = if let Some(first) = st.unacked.front() {
             (first.txid - 1).max(synced)
         } else if let Some(first) = st.to_write.front() {
@@ -260,9 +254,9 @@ impl Shared {
             u64::MAX
         };
         if limit != u64::MAX {
-            Self::raise(&self.highest_synced, limit);
+            WalShared::raise(&self.base.highest_synced, limit);
         }
-        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         let mut running = synced;
         let mut done_keys = Vec::new();
         for (key, f) in st.sync_futures.range(..=(limit, u64::MAX)) {
@@ -279,7 +273,7 @@ impl Shared {
             done_keys.push((*key, done));
         }
         if limit == u64::MAX && running > synced {
-            Self::raise(&self.highest_synced, running);
+            WalShared::raise(&self.base.highest_synced, running);
         }
         let n = done_keys.len() as u64;
         for (key, done) in done_keys {
@@ -330,42 +324,42 @@ impl Shared {
     fn sync_completed_locked(&self, st: &mut ConsumerState, epoch: u32, txid: u64, hsync: bool, elapsed: Duration) {
         self.sync_reported(st, epoch);
         if !self.word.accepts(epoch) {
-            self.emit(WalEvent::SyncIgnored { epoch, txid, reason: "stale-epoch-or-broken" });
+            self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "stale-epoch-or-broken" });
             return;
         }
-        let synced = self.highest_synced.load(Ordering::Acquire);
+        let synced = self.base.highest_synced.load(Ordering::Acquire);
         if txid < synced && !hsync {
-            self.emit(WalEvent::SyncIgnored { epoch, txid, reason: "out-of-order" });
+            self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "out-of-order" });
             self.issue_deferred(st);
             return;
         }
         if hsync {
-            Self::raise(&self.highest_hsynced, txid);
+            WalShared::raise(&self.base.highest_hsynced, txid);
             self.trim_unhsynced(st);
         }
         if txid >= synced {
-            Self::raise(&self.highest_synced, txid);
+            WalShared::raise(&self.base.highest_synced, txid);
             self.release_unacked(st, txid);
         }
         let futures = self.finish_sync(st);
-        Counters::add(&self.counters.syncs, 1);
-        let synced = self.highest_synced.load(Ordering::Acquire);
+        Counters::add(&self.base.counters.syncs, 1);
+        let synced = self.base.highest_synced.load(Ordering::Acquire);
         let elapsed_us = elapsed.as_micros() as u64;
-        self.emit(WalEvent::SyncDone { epoch, txid, hsync, synced, futures, elapsed_us });
-        self.post_sync(elapsed);
+        self.base.emit(WalEvent::SyncDone { epoch, txid, hsync, synced, futures, elapsed_us });
+        self.base.post_sync(elapsed);
         if self.try_set_ready_for_rolling(st) {
             return;
         }
         let len = st.writer.as_ref().map_or(0, |w| w.length());
-        if len > self.cfg.roll_size_bytes {
-            self.request_roll(RollReason::Size);
+        if len > self.base.cfg.roll_size_bytes {
+            self.base.request_roll(RollReason::Size);
         }
         self.issue_deferred(st);
     }
 
     /// Moves acked entries out of `unacked`, keeping them for re-writing until hsynced.
     fn release_unacked(&self, st: &mut ConsumerState, txid: u64) {
-        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         while st.unacked.front().is_some_and(|r| r.txid <= txid) {
             let rec = st.unacked.pop_front().expect("front exists");
             if rec.txid > hsynced {
@@ -379,7 +373,7 @@ impl Shared {
     }
 
     pub(super) fn trim_unhsynced(&self, st: &mut ConsumerState) {
-        let hsynced = self.highest_hsynced.load(Ordering::Acquire);
+        let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         while st.unhsynced.front().is_some_and(|r| r.txid <= hsynced) {
             let rec = st.unhsynced.pop_front().expect("front exists");
             st.unhsynced_bytes -= rec.len();
@@ -390,7 +384,7 @@ impl Shared {
     pub(super) fn on_sync_failed(&self, epoch: u32, txid: u64, error: &str) {
         let mut guard = lock(&self.consumer);
         self.sync_reported(&mut guard, epoch);
-        self.emit(WalEvent::SyncFailed { epoch, txid, error: error.to_string() });
+        self.base.emit(WalEvent::SyncFailed { epoch, txid, error: error.to_string() });
         self.on_exception(&mut guard, epoch, error);
         self.unlock(guard);
     }
@@ -399,13 +393,13 @@ impl Shared {
     /// yet hsynced in front of `to_write`, and requests a roll.
     pub(super) fn on_exception(&self, st: &mut ConsumerState, epoch: u32, error: &str) {
         let Some(prior) = self.word.mark_broken(epoch) else { return };
-        Counters::add(&self.counters.broken, 1);
+        Counters::add(&self.base.counters.broken, 1);
         if prior.waiting_roll() {
             self.set_ready_for_rolling(st);
         }
         let mut requeue: Vec<AppendRecord> = st.unhsynced.drain(..).chain(st.unacked.drain(..)).collect();
         st.unhsynced_bytes = 0;
-        if self.mutant(Mutant::NoRewriteAfterBroken) {
+        if self.base.mutant(Mutant::NoRewriteAfterBroken) {
             requeue.clear();
         }
         let requeued = requeue.len() as u64;
@@ -413,9 +407,9 @@ impl Shared {
         for rec in requeue.into_iter().rev() {
             st.to_write.push_front(rec);
         }
-        self.emit(WalEvent::WriterBroken { epoch, requeued, error: error.to_string() });
+        self.base.emit(WalEvent::WriterBroken { epoch, requeued, error: error.to_string() });
         if !prior.waiting_roll() {
-            self.request_roll(RollReason::Error);
+            self.base.request_roll(RollReason::Error);
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::core::mutant::Mutant;
 use crate::env::WalFile;
 use crate::sync::{Arc, Ordering};
 
-use super::Shared;
+use super::Scheduled;
 
 /// One sync to perform.
 pub(crate) struct SyncRequest {
@@ -26,10 +26,10 @@ pub(crate) struct SyncRequest {
     pub issued: Duration,
 }
 
-impl Shared {
+impl Scheduled {
     fn covered(&self, req: &SyncRequest) -> bool {
-        let synced = self.highest_synced.load(Ordering::Acquire) >= req.txid;
-        synced && (!req.hsync || self.highest_hsynced.load(Ordering::Acquire) >= req.txid)
+        let synced = self.base.highest_synced.load(Ordering::Acquire) >= req.txid;
+        synced && (!req.hsync || self.base.highest_hsynced.load(Ordering::Acquire) >= req.txid)
     }
 
     pub(super) async fn runner_task(self: Arc<Self>, _index: usize, mut rx: tokio::sync::mpsc::Receiver<SyncRequest>) {
@@ -41,13 +41,13 @@ impl Shared {
                 self.on_sync_skipped(req.epoch);
                 continue;
             }
-            let txid = req.txid.max(self.highest_processed.load(Ordering::Acquire));
-            if self.mutant(Mutant::CompleteBeforeSync) {
+            let txid = req.txid.max(self.base.highest_processed.load(Ordering::Acquire));
+            if self.base.mutant(Mutant::CompleteBeforeSync) {
                 // Mutant: acknowledges before the data is durable.
                 self.on_sync_completed(req.epoch, txid, req.hsync, Duration::ZERO);
             }
             let result = if req.hsync { req.file.hsync().await } else { req.file.hflush().await };
-            let elapsed = self.env.now().saturating_sub(req.issued);
+            let elapsed = self.base.env.now().saturating_sub(req.issued);
             match result {
                 Ok(_) => self.on_sync_completed(req.epoch, txid, req.hsync, elapsed),
                 Err(e) => self.on_sync_failed(

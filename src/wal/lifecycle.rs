@@ -23,10 +23,10 @@ use crate::core::mutant::Mutant;
 use crate::env::{file_name, join};
 use crate::sync::{lock, Ordering};
 
-use super::Shared;
-use crate::wal::accounting::{FlushRequest, RegionSeqids};
-use crate::wal::listener::{Counters, RollReason, WalEvent};
-use crate::wal::naming::OLD_WALS_DIR;
+use super::accounting::{FlushRequest, RegionSeqids};
+use super::listener::{Counters, RollReason, WalEvent};
+use super::naming::OLD_WALS_DIR;
+use super::shared::WalShared;
 
 /// A rolled (no longer current) WAL file that is not archived yet (HBase `WALProps`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,37 @@ pub struct RolledFile {
     pub size: u64,
 }
 
+/// Roller bookkeeping, guarded by the roll lock.
+pub(crate) struct RollerState {
+    pub last_roll: Duration,
+    /// Rolled, not yet archived files by file number (HBase `walFile2Props`).
+    pub rolled: BTreeMap<u64, RolledFile>,
+    pub low_replication: LowReplication,
+}
+
+impl RollerState {
+    pub fn new(now: Duration) -> Self {
+        Self {
+            last_roll: now,
+            rolled: BTreeMap::new(),
+            low_replication: LowReplication { consecutive_rolls: 0, enabled: true, last_check: now },
+        }
+    }
+}
+
+/// What a roll did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollOutcome {
+    /// The file rolled away from.
+    pub old: Option<String>,
+    /// The new current file.
+    pub new: String,
+    /// Files archived after the roll.
+    pub archived: Vec<String>,
+    /// Above `max_logs`: the regions and families to flush so the oldest file can go.
+    pub regions_to_flush: Option<FlushRequest>,
+}
+
 /// Low-replication check state (rule 4).
 #[derive(Debug)]
 pub(crate) struct LowReplication {
@@ -49,9 +80,13 @@ pub(crate) struct LowReplication {
     pub last_check: Duration,
 }
 
-impl Shared {
+impl WalShared {
     /// Rule 2: archives every archivable rolled file. Returns the archived paths.
-    pub(super) async fn clean_old_logs(&self, rolled: &mut BTreeMap<u64, RolledFile>) -> Vec<String> {
+    pub(crate) async fn clean_old_logs(
+        &self,
+        rolled: &mut BTreeMap<u64, RolledFile>,
+        current: Option<String>,
+    ) -> Vec<String> {
         let candidates: Vec<RolledFile> = {
             let acc = lock(&self.accounting);
             let mut blocking = Vec::new();
@@ -59,7 +94,7 @@ impl Shared {
                 rolled.values().filter(|f| acc.are_all_lower(&f.highest, &mut blocking)).cloned().collect();
             if self.mutant(Mutant::ArchiveCurrentFile) {
                 // Mutant: the current file is treated like a rolled one.
-                if let Some(cur) = self.current_file() {
+                if let Some(cur) = current {
                     if acc.are_all_lower(acc.highest(), &mut blocking) {
                         c.push(RolledFile { number: u64::MAX, path: cur, highest: RegionSeqids::new(), size: 0 });
                     }
@@ -90,7 +125,7 @@ impl Shared {
     }
 
     /// Rule 3: the flushes that would let the oldest rolled file go, above `max_logs`.
-    pub(super) fn find_regions_to_force_flush(&self, rolled: &BTreeMap<u64, RolledFile>) -> Option<FlushRequest> {
+    pub(crate) fn find_regions_to_force_flush(&self, rolled: &BTreeMap<u64, RolledFile>) -> Option<FlushRequest> {
         if rolled.len() <= self.cfg.max_logs {
             return None;
         }
@@ -106,20 +141,13 @@ impl Shared {
     }
 
     /// Rule 4, run by the roller every `low_replication_check_interval`.
-    pub(super) fn check_low_replication(&self, state: &mut LowReplication) {
+    pub(crate) fn check_low_replication(&self, state: &mut LowReplication, replication: u32, entries: u64) {
         let min = self.cfg.min_tolerable_replication;
         let now = self.env.now();
         if min == 0 || now.saturating_sub(state.last_check) < self.cfg.low_replication_check_interval {
             return;
         }
         state.last_check = now;
-        let (replication, entries) = {
-            let st = lock(&self.consumer);
-            match st.writer.as_ref() {
-                Some(w) => (w.file().replication(), st.entries_since_roll),
-                None => return,
-            }
-        };
         if replication != 0 && replication < min {
             if !state.enabled {
                 return;
@@ -144,7 +172,7 @@ impl Shared {
     }
 
     /// Rule 5 (HBase `postSync` + `doCheckSlowSync`), after every accepted sync.
-    pub(super) fn post_sync(&self, elapsed: Duration) {
+    pub(crate) fn post_sync(&self, elapsed: Duration) {
         if elapsed > self.cfg.slow_sync {
             Counters::add(&self.counters.slow_syncs, 1);
             self.slow_sync_count.fetch_add(1, Ordering::AcqRel);
@@ -173,7 +201,7 @@ impl Shared {
     }
 
     /// A roll starts a new slow-sync window (rule 5).
-    pub(super) fn reset_slow_sync_window(&self) {
+    pub(crate) fn reset_slow_sync_window(&self) {
         self.slow_sync_window_start_ns.store(self.env.now().as_nanos() as u64, Ordering::Release);
         self.slow_sync_count.store(0, Ordering::Release);
     }

@@ -1,0 +1,415 @@
+//! What both pipelines share: the ring and its producers, the durability watermarks, writer
+//! creation, roll requests and the roller, sequence-id accounting, archiving and cleaning.
+//!
+//! A pipeline (scheduled or classic) owns a [`WalShared`] and adds its consumer and its roll
+//! protocol through the [`Pipeline`] trait; the generic functions here (`append`, `sync`,
+//! `roll_writer`, the roller task) run the same code on either.
+//!
+//! Rules:
+//! 1. Producers claim a ring slot together with the region's MVCC write number, publish an
+//!    append or sync truck, then call `PipelineImpl::after_publish` so the consumer runs.
+//! 2. `highest_synced` / `highest_hsynced` only grow; the sync fast path reads them lock-free.
+//! 3. One roll at a time (`roll_lock`); a roll request set while a roll runs is kept for the
+//!    next one (the request flag is cleared before, and at the successful swap).
+//! 4. A sync truck published after `close` drained the ring is refused: the publish and the
+//!    close each put a SeqCst fence between their write and their read of the other's flag.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::core::event::Event;
+use crate::core::mutant::{Mutant, MutantSwitch};
+use crate::core::ring::{Ring, RingConsumer};
+use crate::env::{BoxFuture, Env};
+use crate::format::{FileHeader, FileKind};
+use crate::sync::{fence, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
+
+use super::accounting::Accounting;
+use super::cleaner::LogCleaner;
+use super::config::Config;
+use super::entry::{WalEdit, WalKey};
+use super::error::{WalError, WalResult};
+use super::lifecycle::{RollOutcome, RolledFile, RollerState};
+use super::listener::{Counters, RollReason, WalEvent, WalListener};
+use super::mvcc::{Mvcc, WriteEntry};
+use super::naming;
+use super::record::{AppendRecord, Fut, Truck};
+use super::writer::LogWriter;
+
+/// What `append` returns.
+#[derive(Debug)]
+pub struct Appended {
+    /// The WAL txid (pass it to `sync`).
+    pub txid: u64,
+    /// The region sequence id assigned to the edit.
+    pub seqid: u64,
+    /// The MVCC write entry: complete it once the edit is durable (or failed).
+    pub write_entry: WriteEntry,
+}
+
+/// State shared by producers, the pipeline's consumer and runners, and the roller.
+pub(crate) struct WalShared {
+    pub env: Arc<dyn Env>,
+    pub cfg: Config,
+    pub listener: Arc<dyn WalListener>,
+    pub detailed: bool,
+    pub counters: Counters,
+    pub mutant: MutantSwitch,
+    pub ring: Ring<Truck>,
+    pub ring_space: Event,
+    pub highest_synced: AtomicU64,
+    pub highest_hsynced: AtomicU64,
+    /// Highest txid the consumer wrote (read by runners before syncing).
+    pub highest_processed: AtomicU64,
+    pub closed: AtomicBool,
+    pub closed_event: Event,
+    pub accounting: Mutex<Accounting>,
+    pub cleaner: LogCleaner,
+    pub roll_lock: tokio::sync::Mutex<RollerState>,
+    pub roll_requested: AtomicBool,
+    pub roll_event: Event,
+    last_file_number: AtomicU64,
+    /// Slow syncs in the current window, and the window's start (ns of `Env::now`).
+    pub slow_sync_count: AtomicU64,
+    pub slow_sync_window_start_ns: AtomicU64,
+}
+
+/// A pipeline's part: its consumer, its roll protocol and its shutdown.
+pub(crate) trait PipelineImpl: Send + Sync + 'static {
+    /// The shared part.
+    fn base(&self) -> &WalShared;
+    /// Rule 1: make sure the consumer will see what was just published.
+    fn after_publish(&self);
+    /// Swaps the writer for `next` under the pipeline's safe-point protocol; returns the
+    /// rolled file (if there was a current one) and the new file's path.
+    fn replace_writer(self: Arc<Self>, next: LogWriter) -> BoxFuture<'static, (Option<RolledFile>, String)>;
+    /// The current writer's replication and entries since the last roll.
+    fn writer_health(&self) -> Option<(u32, u64)>;
+    /// The current file's path.
+    fn current_file(&self) -> Option<String>;
+    /// Drains and stops the pipeline (after `closed` is set and the roll lock is held).
+    fn shutdown(self: Arc<Self>) -> BoxFuture<'static, WalResult<()>>;
+}
+
+#[cfg(feature = "internals")]
+fn mutant_switch(m: Mutant) -> MutantSwitch {
+    MutantSwitch::new(m)
+}
+
+#[cfg(not(feature = "internals"))]
+fn mutant_switch(_m: Mutant) -> MutantSwitch {
+    MutantSwitch::OFF
+}
+
+impl WalShared {
+    /// Validates `cfg`, prepares the directories and builds the shared state; returns it with
+    /// the ring's consumer handle for the pipeline.
+    pub async fn new(
+        env: Arc<dyn Env>,
+        cfg: Config,
+        listener: Arc<dyn WalListener>,
+    ) -> WalResult<(WalShared, RingConsumer)> {
+        cfg.validate()?;
+        let fs = env.fs();
+        let dir = naming::server_dir(&cfg.server);
+        fs.mkdirs(&dir).await.map_err(|e| WalError::io("mkdirs", &dir, e))?;
+        fs.mkdirs(naming::OLD_WALS_DIR).await.map_err(|e| WalError::io("mkdirs", naming::OLD_WALS_DIR, e))?;
+        let existing = fs.list(&dir).await.map_err(|e| WalError::io("list", &dir, e))?;
+        let last_number = existing.iter().filter_map(|e| naming::parse_file_number(&cfg.server, &e.name)).max();
+        let mutant = mutant_switch(cfg.mutant);
+        let (ring, ring_consumer) = Ring::with_mutant(cfg.ring_capacity, mutant);
+        let now = env.now();
+        let shared = WalShared {
+            detailed: listener.detailed(),
+            cleaner: LogCleaner::new(env.clone(), cfg.cleaner_ttl, listener.clone()),
+            listener,
+            counters: Counters::default(),
+            mutant,
+            ring,
+            ring_space: Event::new(),
+            highest_synced: AtomicU64::new(0),
+            highest_hsynced: AtomicU64::new(0),
+            highest_processed: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            closed_event: Event::new(),
+            accounting: Mutex::new(Accounting::new()),
+            roll_lock: tokio::sync::Mutex::new(RollerState::new(now)),
+            roll_requested: AtomicBool::new(false),
+            roll_event: Event::new(),
+            last_file_number: AtomicU64::new(last_number.unwrap_or(0)),
+            slow_sync_count: AtomicU64::new(0),
+            slow_sync_window_start_ns: AtomicU64::new(now.as_nanos() as u64),
+            env,
+            cfg,
+        };
+        Ok((shared, ring_consumer))
+    }
+
+    pub fn emit(&self, event: WalEvent) {
+        tracing::debug!(target: "hwal::wal", server = %self.cfg.server, "{event}");
+        self.listener.on_event(&event);
+    }
+
+    pub fn mutant(&self, m: Mutant) -> bool {
+        self.mutant.is(m)
+    }
+
+    pub fn raise(watermark: &AtomicU64, to: u64) {
+        watermark.fetch_max(to, Ordering::AcqRel);
+    }
+
+    /// True when every append up to `txid` is durable at the requested level.
+    pub fn is_synced(&self, txid: u64, hsync: bool) -> bool {
+        let w = if hsync { &self.highest_hsynced } else { &self.highest_synced };
+        w.load(Ordering::Acquire) >= txid
+    }
+
+    /// Creates the next writer (file number `max(prev + 1, now)`), with a pre-emptive hflush.
+    pub async fn create_writer(&self) -> WalResult<LogWriter> {
+        let now = self.env.wall_clock_ms();
+        let prev = self
+            .last_file_number
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| Some(naming::next_file_number(p, now)))
+            .expect("the update always succeeds");
+        let number = naming::next_file_number(prev, now);
+        let fs = self.env.fs();
+        let dir = naming::server_dir(&self.cfg.server);
+        let path = format!("{dir}/{}", naming::wal_file_name(&self.cfg.server, number));
+        let writer_name = format!("hwal/{}", self.cfg.pipeline.name());
+        let header = FileHeader::new(FileKind::Wal, &self.cfg.server, number, self.env.wall_clock_ms(), &writer_name);
+        let writer = LogWriter::create(&*fs, &path, &header).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                WalError::Fenced(format!("cannot create {path}: {dir} no longer exists ({e})"))
+            } else {
+                WalError::io("create", &path, e)
+            }
+        })?;
+        if let Err(e) = writer.file().hflush().await {
+            tracing::warn!(target: "hwal::wal", file = %path, error = %e, "pre-emptive sync failed");
+        }
+        self.emit(WalEvent::WriterOpened { file: path });
+        Ok(writer)
+    }
+
+    /// Claims a ring slot with `claim`, waiting (asynchronously) while the ring is full.
+    pub async fn claim<R>(&self, mut claim: impl FnMut() -> Option<R>) -> WalResult<R> {
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(WalError::Closed);
+            }
+            let space = self.ring_space.listen();
+            if let Some(r) = claim() {
+                return Ok(r);
+            }
+            space.await;
+        }
+    }
+
+    /// Rule 4, producer side.
+    pub fn refuse_if_closed(&self) -> WalResult<()> {
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(WalError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Waits for `fut`, at most `sync_timeout`.
+    pub async fn wait(&self, fut: &Fut) -> WalResult<()> {
+        let timeout = self.cfg.sync_timeout;
+        let env = &self.env;
+        match super::timeout::with_timeout(fut.wait(), || env.sleep(timeout)).await {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e),
+            None => Err(WalError::SyncTimeout { txid: fut.txid(), timeout }),
+        }
+    }
+
+    /// Asks the roller for a roll, once until the next successful swap (HBase `requestLogRoll`).
+    pub fn request_roll(&self, reason: RollReason) {
+        if self.roll_requested.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            self.emit(WalEvent::RollRequested { reason });
+            self.roll_event.notify_all();
+        }
+    }
+
+    /// Bounded wait used by close: `fut`, or `None` after `shutdown_timeout`.
+    pub async fn within_shutdown_timeout<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let timeout = self.cfg.shutdown_timeout;
+        let env = self.env.clone();
+        super::timeout::with_timeout(fut, move || env.sleep(timeout)).await
+    }
+
+    async fn cleaner_task(&self) {
+        loop {
+            let closed = self.closed_event.listen();
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            let nap = self.env.sleep(self.cfg.cleaner_interval);
+            if super::timeout::with_timeout(closed, move || nap).await.is_some() {
+                return;
+            }
+            match self.cleaner.run_once().await {
+                Ok(r) => Counters::add(&self.counters.cleaned, r.deleted.len() as u64),
+                Err(e) => tracing::warn!(target: "hwal::wal", error = %e, "cleaner pass failed"),
+            }
+        }
+    }
+}
+
+/// Starts the tasks every pipeline has: the roller and the cleaner.
+pub(crate) fn start_common_tasks<P: PipelineImpl>(p: &Arc<P>) {
+    let me = p.clone();
+    p.base().env.spawn("wal-roller", Box::pin(async move { roller_task(me).await }));
+    let me = p.clone();
+    p.base().env.spawn("wal-cleaner", Box::pin(async move { me.base().cleaner_task().await }));
+}
+
+/// Appends an edit for the region of `mvcc` (HBase `appendData` / `appendMarker`).
+pub(crate) async fn append<P: PipelineImpl>(
+    p: &P,
+    mvcc: &Mvcc,
+    mut key: WalKey,
+    edit: WalEdit,
+    in_memstore: bool,
+) -> WalResult<Appended> {
+    let b = p.base();
+    let (write_entry, txid) = b.claim(|| mvcc.try_begin(|| b.ring.try_claim())).await?;
+    key.seqid = write_entry.seqid();
+    let seqid = key.seqid;
+    b.ring.publish(txid, Truck::Append(AppendRecord::encode(txid, key, edit, in_memstore)));
+    p.after_publish();
+    Ok(Appended { txid, seqid, write_entry })
+}
+
+/// Waits until every append up to `txid` is durable (HBase `sync(txid, forceSync)`); `hsync`
+/// is the caller's resolved durability.
+pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
+    let b = p.base();
+    if b.is_synced(txid, hsync) {
+        return Ok(());
+    }
+    let fut = Fut::with_mutant(txid, hsync, b.mutant);
+    let seq = b.claim(|| b.ring.try_claim()).await?;
+    b.ring.publish(seq, Truck::Sync(fut.clone()));
+    p.after_publish();
+    b.refuse_if_closed()?;
+    b.wait(&fut).await
+}
+
+/// Waits until everything appended before the call is durable (HBase `sync(forceSync)`).
+pub(crate) async fn sync_all<P: PipelineImpl>(p: &P, hsync: bool) -> WalResult<()> {
+    let b = p.base();
+    let seq = b.claim(|| b.ring.try_claim()).await?;
+    let fut = Fut::with_mutant(seq, hsync, b.mutant);
+    b.ring.publish(seq, Truck::Sync(fut.clone()));
+    p.after_publish();
+    b.refuse_if_closed()?;
+    b.wait(&fut).await
+}
+
+/// Rolls the writer (HBase `rollWriter(force)`). Without `force`, a writer with no entries is
+/// kept. After the swap, archives what it can and reports forced flushes.
+pub(crate) async fn roll_writer<P: PipelineImpl>(p: &Arc<P>, force: bool) -> WalResult<Option<RollOutcome>> {
+    let b = p.base();
+    let mut rs = b.roll_lock.lock().await;
+    if b.closed.load(Ordering::SeqCst) {
+        return Err(WalError::Closed);
+    }
+    if !force && p.writer_health().is_some_and(|(_, entries)| entries == 0) {
+        return Ok(None);
+    }
+    // Rule 3: clear the request before rolling, so one arriving during the roll is kept.
+    b.roll_requested.store(false, Ordering::SeqCst);
+    let next = match b.create_writer().await {
+        Ok(w) => w,
+        Err(e) => {
+            b.roll_requested.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+    };
+    let (old, new) = p.clone().replace_writer(next).await;
+    rs.last_roll = b.env.now();
+    b.reset_slow_sync_window();
+    let old_path = old.as_ref().map(|f| f.path.clone());
+    if let Some(f) = old {
+        rs.rolled.insert(f.number, f);
+    }
+    let archived = b.clean_old_logs(&mut rs.rolled, p.current_file()).await;
+    let regions_to_flush = b.find_regions_to_force_flush(&rs.rolled);
+    Ok(Some(RollOutcome { old: old_path, new, archived, regions_to_flush }))
+}
+
+/// The roller task (HBase `AbstractWALRoller`): rolls on request and on period, and checks
+/// replication.
+async fn roller_task<P: PipelineImpl>(p: Arc<P>) {
+    let b = p.base();
+    loop {
+        if b.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let woken = b.roll_event.listen();
+        let due = {
+            let mut rs = b.roll_lock.lock().await;
+            if let Some((replication, entries)) = p.writer_health() {
+                b.check_low_replication(&mut rs.low_replication, replication, entries);
+            }
+            b.env.now().saturating_sub(rs.last_roll) >= b.cfg.roll_period
+        };
+        if b.roll_requested.load(Ordering::SeqCst) || due {
+            match roll_writer(&p, true).await {
+                Ok(_) => {}
+                Err(WalError::Closed) => return,
+                Err(e) => {
+                    tracing::warn!(target: "hwal::wal", error = %e, "roll failed; retrying");
+                    b.env.sleep(b.cfg.roller_wake_frequency.min(Duration::from_secs(1))).await;
+                }
+            }
+            continue;
+        }
+        let nap = b.env.sleep(b.cfg.roller_wake_frequency.min(b.cfg.low_replication_check_interval));
+        super::timeout::with_timeout(woken, move || nap).await;
+    }
+}
+
+/// Closes the WAL (HBase `shutdown`): new calls fail with `Closed`, the pipeline drains and
+/// stops, pending syncs fail with `Closed`. Idempotent.
+pub(crate) async fn close<P: PipelineImpl>(p: &Arc<P>) -> WalResult<()> {
+    let b = p.base();
+    if b.closed.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    fence(Ordering::SeqCst);
+    b.roll_event.notify_all();
+    b.ring_space.notify_all();
+    let guard = b.within_shutdown_timeout(b.roll_lock.lock()).await;
+    let result = p.clone().shutdown().await;
+    drop(guard);
+    b.emit(WalEvent::Closed);
+    b.closed_event.notify_all();
+    result
+}
+
+/// Fails every sync future still in the ring with `Closed` (appends are dropped).
+pub(crate) fn fail_ring(b: &WalShared, consumer: &mut RingConsumer) {
+    while let Some((_, truck)) = b.ring.poll(consumer) {
+        if let Truck::Sync(f) = truck {
+            f.complete(Err(WalError::Closed));
+        }
+    }
+    b.ring.release(consumer);
+    b.ring_space.notify_all();
+}
+
+/// Completes `futures` outside any lock, counting and reporting them.
+pub(crate) fn complete_all(b: &WalShared, futures: Vec<(Fut, u64)>) {
+    for (f, txid) in futures {
+        if f.complete(Ok(txid)) {
+            Counters::add(&b.counters.futures_completed, 1);
+            if b.detailed {
+                b.emit(WalEvent::FutureCompleted { txid: f.txid(), done: Some(txid) });
+            }
+        }
+    }
+}
