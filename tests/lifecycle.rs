@@ -469,7 +469,12 @@ fn faults_under_load_lose_nothing() {
     }
     chaos.join().unwrap();
     let stats = s.wal.stats();
-    s.wal.close_blocking().unwrap();
+    // The chaos may have broken the newest writer's stream after the last sync: then close
+    // cannot write the trailer and says so. Nothing acknowledged depends on it.
+    match s.wal.close_blocking() {
+        Ok(()) | Err(WalError::Io { .. }) => {}
+        Err(e) => panic!("unexpected close error {e}"),
+    }
     let (found, _) = read_server(s.dir.path(), "rs1");
     let present = check_order(&found);
     let lost: Vec<_> = acked.lock().unwrap().iter().filter(|a| !present.contains(*a)).cloned().collect();

@@ -22,12 +22,12 @@ fn key(region: &str) -> WalKey {
     WalKey::new(RegionName::new(region), "t", 0)
 }
 
+both_pipelines! {
 /// Many OS threads append and sync concurrently: every acknowledged edit reads back, per-region
 /// seqids strictly increase in file order, nothing is duplicated.
-#[test]
-fn concurrent_writers_every_ack_reads_back_in_order() {
+fn concurrent_writers_every_ack_reads_back_in_order(p) {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Arc::new(Wal::open(dir.path(), Config::default()).unwrap());
+    let wal = Arc::new(Wal::open(dir.path(), Config { pipeline: p, ..Config::default() }).unwrap());
     let regions: Vec<Arc<Mvcc>> = (0..4).map(|_| Arc::new(Mvcc::new(0))).collect();
     let acked = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..16)
@@ -61,13 +61,14 @@ fn concurrent_writers_every_ack_reads_back_in_order() {
     let stats = wal.stats();
     assert!(stats.syncs < 16 * 300, "group commit: fewer syncs ({}) than writers' sync calls", stats.syncs);
 }
+}
 
+both_pipelines! {
 /// HBase `testSyncNoAppend`: `sync()` on an empty WAL returns; so does a roll of an empty WAL
 /// (`testLogRollOnNothingWritten`).
-#[test]
-fn sync_and_roll_on_empty_wal() {
+fn sync_and_roll_on_empty_wal(p) {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(dir.path(), Config::default()).unwrap();
+    let wal = Wal::open(dir.path(), Config { pipeline: p, ..Config::default() }).unwrap();
     hwal::env::block_on(wal.sync_all(false)).unwrap();
     hwal::env::block_on(wal.sync_all(true)).unwrap();
     assert!(wal.roll_writer_blocking(false).unwrap().is_none(), "nothing written: no roll without force");
@@ -75,13 +76,14 @@ fn sync_and_roll_on_empty_wal() {
     assert_ne!(r.old.as_deref(), Some(r.new.as_str()));
     wal.close_blocking().unwrap();
 }
+}
 
+both_pipelines! {
 /// HBase `testWriteEntryCanBeNull` and `testRollWriterForClosedWAL`: after close, append,
 /// sync and roll fail with Closed, and the failed append begins no MVCC write.
-#[test]
-fn closed_wal_refuses_everything() {
+fn closed_wal_refuses_everything(p) {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(dir.path(), Config::default()).unwrap();
+    let wal = Wal::open(dir.path(), Config { pipeline: p, ..Config::default() }).unwrap();
     let mvcc = Mvcc::new(0);
     let a = wal.append_blocking(&mvcc, key("r"), put(1)).unwrap();
     wal.sync_blocking(a.txid, Durability::SyncWal).unwrap();
@@ -93,13 +95,14 @@ fn closed_wal_refuses_everything() {
     assert!(matches!(wal.roll_writer_blocking(true), Err(WalError::Closed)));
     wal.close_blocking().unwrap();
 }
+}
 
+both_pipelines! {
 /// Close racing with writers: every call returns (success or Closed) and no waiter hangs.
-#[test]
-fn close_during_load_never_hangs() {
-    within(Duration::from_secs(60), "close during load", || {
+fn close_during_load_never_hangs(p) {
+    within(Duration::from_secs(60), "close during load", move || {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Arc::new(Wal::open(dir.path(), Config::default()).unwrap());
+        let wal = Arc::new(Wal::open(dir.path(), Config { pipeline: p, ..Config::default() }).unwrap());
         let mvcc = Arc::new(Mvcc::new(0));
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -129,15 +132,16 @@ fn close_during_load_never_hangs() {
         assert_eq!(mvcc.read_point(), mvcc.write_point(), "every begun write was completed");
     });
 }
+}
 
+both_pipelines! {
 /// HBase `TestWALSyncTimeoutException`: a sync that never completes ends in SyncTimeout after
 /// `sync_timeout`, not a hang.
-#[test]
-fn stuck_sync_times_out() {
+fn stuck_sync_times_out(p) {
     let dir = tempfile::tempdir().unwrap();
     let plan = FaultPlan::new();
     let env = RealEnv::builder(dir.path()).faults(plan.clone()).build().unwrap();
-    let cfg = Config { sync_timeout: Duration::from_millis(300), ..Config::default() };
+    let cfg = Config { pipeline: p, sync_timeout: Duration::from_millis(300), ..Config::default() };
     let wal = Wal::open_blocking(env, cfg, Arc::new(NoopListener)).unwrap();
     plan.set_sync_latency(Duration::from_secs(3600));
     let mvcc = Mvcc::new(0);
@@ -151,6 +155,7 @@ fn stuck_sync_times_out() {
     });
     assert!(matches!(r.0, Err(WalError::SyncTimeout { .. })), "{:?}", r.0);
     mvcc.complete(a.write_entry);
+}
 }
 
 /// HBase `TestAsyncFSWAL.testBrokenWriter` (3.x semantics): syncs fail and break the writer
@@ -218,11 +223,11 @@ fn broken_writer_load(mutant: Mutant) -> Vec<(String, u64)> {
     lost
 }
 
+both_pipelines! {
 /// The txid returned by append orders appends across regions; region seqids are per region.
-#[test]
-fn txids_are_global_seqids_per_region() {
+fn txids_are_global_seqids_per_region(p) {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(dir.path(), Config::default()).unwrap();
+    let wal = Wal::open(dir.path(), Config { pipeline: p, ..Config::default() }).unwrap();
     let (m1, m2) = (Mvcc::new(0), Mvcc::new(100));
     let a = wal.append_blocking(&m1, key("a"), put(1)).unwrap();
     let b = wal.append_blocking(&m2, key("b"), put(2)).unwrap();
@@ -234,4 +239,5 @@ fn txids_are_global_seqids_per_region() {
         m.complete(w);
     }
     wal.close_blocking().unwrap();
+}
 }

@@ -37,6 +37,7 @@ pub struct FaultPlan {
     injected: AtomicU64,
     syncs: AtomicU64,
     hsyncs: AtomicU64,
+    appends_after_close: AtomicU64,
 }
 
 impl FaultPlan {
@@ -81,6 +82,11 @@ impl FaultPlan {
     /// Syncs (hflush or hsync) attempted so far.
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::SeqCst)
+    }
+    /// Appends attempted on a file after its close began (must stay 0: a writer is never
+    /// written after it was swapped out).
+    pub fn appends_after_close(&self) -> u64 {
+        self.appends_after_close.load(Ordering::SeqCst)
     }
     /// hsyncs attempted so far.
     pub fn hsyncs(&self) -> u64 {
@@ -128,6 +134,7 @@ impl WalFs for FaultyFs {
                 plan: self.plan.clone(),
                 sleeper: self.sleeper.clone(),
                 broken: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
             });
             Ok(f)
         })
@@ -160,6 +167,7 @@ struct FaultyFile {
     plan: Arc<FaultPlan>,
     sleeper: Sleeper,
     broken: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl FaultyFile {
@@ -210,6 +218,9 @@ impl WalFile for FaultyFile {
         self.inner.path()
     }
     fn append(&self, buf: &[u8]) -> io::Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            self.plan.appends_after_close.fetch_add(1, Ordering::SeqCst);
+        }
         self.check_broken()?;
         if FaultPlan::take(&mut lock(&self.plan.state).fail_appends) {
             return Err(self.fail("append"));
@@ -229,6 +240,7 @@ impl WalFile for FaultyFile {
         lock(&self.plan.state).replication.unwrap_or_else(|| self.inner.replication())
     }
     fn close(&self) -> BoxFuture<'_, io::Result<()>> {
+        self.closed.store(true, Ordering::SeqCst);
         if self.broken.load(Ordering::SeqCst) {
             // A broken stream loses whatever it had not flushed: do not let the inner file
             // write it out on close.

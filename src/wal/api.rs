@@ -6,6 +6,7 @@ use crate::env::{block_on, Env, RealEnv};
 use crate::sync::{Arc, Ordering};
 
 use super::accounting::OutOfOrder;
+use super::classic::Classic;
 use super::cleaner::LogCleaner;
 use super::config::{Config, Pipeline};
 use super::entry::{RegionName, WalEdit, WalKey};
@@ -46,6 +47,7 @@ pub struct Wal {
 /// The pipeline behind a [`Wal`].
 enum Engine {
     Scheduled(Arc<Scheduled>),
+    Classic(Arc<Classic>),
 }
 
 /// Runs `$body` with `$p` bound to the engine's pipeline (static dispatch).
@@ -53,6 +55,7 @@ macro_rules! with_pipeline {
     ($engine:expr, $p:ident => $body:expr) => {
         match $engine {
             Engine::Scheduled($p) => $body,
+            Engine::Classic($p) => $body,
         }
     };
 }
@@ -78,10 +81,10 @@ impl Wal {
 
     /// Opens a WAL in `env`, reporting to `listener`.
     pub async fn open_with(env: Arc<dyn Env>, config: Config, listener: Arc<dyn WalListener>) -> WalResult<Wal> {
-        if config.pipeline == Pipeline::Classic {
-            return Err(WalError::Config("pipeline: the classic pipeline is not available yet".into()));
-        }
-        let engine = Engine::Scheduled(Scheduled::open(env.clone(), config, listener).await?);
+        let engine = match config.pipeline {
+            Pipeline::Scheduled => Engine::Scheduled(Scheduled::open(env.clone(), config, listener).await?),
+            Pipeline::Classic => Engine::Classic(Classic::open(env.clone(), config, listener).await?),
+        };
         Ok(Wal { engine, env })
     }
 

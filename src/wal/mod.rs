@@ -2,6 +2,7 @@
 
 pub mod accounting;
 pub mod api;
+mod classic;
 pub mod cleaner;
 pub mod config;
 pub mod entry;

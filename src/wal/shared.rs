@@ -89,6 +89,11 @@ pub(crate) trait PipelineImpl: Send + Sync + 'static {
     fn current_file(&self) -> Option<String>;
     /// Drains and stops the pipeline (after `closed` is set and the roll lock is held).
     fn shutdown(self: Arc<Self>) -> BoxFuture<'static, WalResult<()>>;
+    /// Fails a sync of `txid` whose entry can never become durable (it was appended to a writer
+    /// that broke before syncing it, and was not re-written). Default: nothing is ever lost.
+    fn check_not_lost(&self, _txid: u64) -> WalResult<()> {
+        Ok(())
+    }
 }
 
 #[cfg(feature = "internals")]
@@ -287,6 +292,7 @@ pub(crate) async fn append<P: PipelineImpl>(
 /// is the caller's resolved durability.
 pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let b = p.base();
+    p.check_not_lost(txid)?;
     if b.is_synced(txid, hsync) {
         return Ok(());
     }

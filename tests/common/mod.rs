@@ -81,3 +81,27 @@ pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -
     });
     rx.recv_timeout(limit).unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}: a hang"))
 }
+
+/// Defines `$name::scheduled` and `$name::classic`: the same test body, with `$p` bound to
+/// each pipeline.
+#[macro_export]
+macro_rules! both_pipelines {
+    ($(#[$m:meta])* fn $name:ident($p:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$m])*
+            #[test]
+            fn scheduled() {
+                let $p = hwal::Pipeline::Scheduled;
+                $body
+            }
+            $(#[$m])*
+            #[test]
+            fn classic() {
+                let $p = hwal::Pipeline::Classic;
+                $body
+            }
+        }
+    };
+}
