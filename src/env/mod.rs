@@ -28,7 +28,7 @@ use rand_core::SeedableRng;
 
 use crate::sync::Arc;
 
-pub use block::{block_on, yield_now};
+pub use block::{block_on, yield_now, Broadcast};
 pub use faulty::{FaultPlan, FaultyFs};
 pub use real::{RealEnv, RealFs};
 

@@ -145,7 +145,13 @@ impl Wal {
 
     /// Blocking [`Wal::sync_for`].
     pub fn sync_blocking(&self, txid: u64, durability: Durability) -> WalResult<()> {
-        block_on(self.sync_for(txid, durability))
+        let hsync = match durability {
+            Durability::SkipWal | Durability::AsyncWal => return Ok(()),
+            Durability::UseDefault => self.base().cfg.default_hsync,
+            Durability::SyncWal => false,
+            Durability::FsyncWal => true,
+        };
+        with_pipeline!(&self.engine, p => shared::sync_blocking(&**p, txid, hsync))
     }
 
     /// Waits until everything appended before the call is durable; `hsync` forces hsync.

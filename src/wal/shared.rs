@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::core::event::Event;
 use crate::core::mutant::{Mutant, MutantSwitch};
 use crate::core::ring::{Ring, RingConsumer};
-use crate::env::{BoxFuture, Env};
+use crate::env::{block_on, BoxFuture, Broadcast, Env};
 use crate::format::{FileHeader, FileKind};
 use crate::sync::{fence, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 
@@ -72,6 +72,8 @@ pub(crate) struct WalShared {
     /// Slow syncs in the current window, and the window's start (ns of `Env::now`).
     pub slow_sync_count: AtomicU64,
     pub slow_sync_window_start_ns: AtomicU64,
+    /// OS-thread callers blocked in `sync_blocking`: woken once per batch of completions.
+    pub blocking: Broadcast,
 }
 
 /// A pipeline's part: its consumer, its roll protocol and its shutdown.
@@ -144,6 +146,7 @@ impl WalShared {
             last_file_number: AtomicU64::new(last_number.unwrap_or(0)),
             slow_sync_count: AtomicU64::new(0),
             slow_sync_window_start_ns: AtomicU64::new(now.as_nanos() as u64),
+            blocking: Broadcast::new(),
             env,
             cfg,
         };
@@ -304,6 +307,28 @@ pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalR
     b.wait(&fut).await
 }
 
+/// [`sync`] for OS threads: claims and publishes like `sync`, then waits on the shared
+/// broadcast instead of a per-call waker and timer.
+pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
+    let b = p.base();
+    p.check_not_lost(txid)?;
+    if b.is_synced(txid, hsync) {
+        return Ok(());
+    }
+    let fut = Fut::with_mutant(txid, hsync, b.mutant);
+    let seq = block_on(b.claim(|| b.ring.try_claim()))?;
+    b.ring.publish(seq, Truck::Sync(fut.clone()));
+    p.after_publish();
+    b.refuse_if_closed()?;
+    let timeout = b.cfg.sync_timeout;
+    #[allow(clippy::disallowed_methods)] // the API edge measures real time for OS threads
+    let deadline = std::time::Instant::now() + timeout;
+    match b.blocking.wait_until(|| fut.result(), deadline) {
+        Some(r) => r.map(|_| ()),
+        None => Err(WalError::SyncTimeout { txid, timeout }),
+    }
+}
+
 /// Waits until everything appended before the call is durable (HBase `sync(forceSync)`).
 pub(crate) async fn sync_all<P: PipelineImpl>(p: &P, hsync: bool) -> WalResult<()> {
     let b = p.base();
@@ -406,10 +431,22 @@ pub(crate) fn fail_ring(b: &WalShared, consumer: &mut RingConsumer) {
     }
     b.ring.release(consumer);
     b.ring_space.notify_all();
+    b.blocking.notify_all();
+}
+
+/// Fails `futures` with `error` and wakes blocked callers.
+pub(crate) fn fail_all(b: &WalShared, futures: impl IntoIterator<Item = Fut>, error: &WalError) {
+    for f in futures {
+        f.complete(Err(error.clone()));
+    }
+    b.blocking.notify_all();
 }
 
 /// Completes `futures` outside any lock, counting and reporting them.
 pub(crate) fn complete_all(b: &WalShared, futures: Vec<(Fut, u64)>) {
+    if futures.is_empty() {
+        return;
+    }
     for (f, txid) in futures {
         if f.complete(Ok(txid)) {
             Counters::add(&b.counters.futures_completed, 1);
@@ -418,4 +455,5 @@ pub(crate) fn complete_all(b: &WalShared, futures: Vec<(Fut, u64)>) {
             }
         }
     }
+    b.blocking.notify_all();
 }

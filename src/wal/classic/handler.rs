@@ -75,7 +75,7 @@ impl Classic {
                         WalError::WriterBroken(format!("append failed, WAL damaged until the next roll: {e}"));
                     Counters::add(&self.base.counters.broken, 1);
                     self.base.emit(WalEvent::WriterBroken { epoch: 0, requeued: 0, error: e.to_string() });
-                    fail(&mut hs.batch, &damaged);
+                    fail(&self.base, &mut hs.batch, &damaged);
                     hs.exception = Some(damaged);
                     return;
                 }
@@ -91,7 +91,7 @@ impl Classic {
             }
         }
         if let Some(e) = hs.exception.clone() {
-            fail(&mut hs.batch, &e);
+            fail(&self.base, &mut hs.batch, &e);
         }
         self.attain_safe_point(hs, seq).await;
     }
@@ -174,8 +174,6 @@ impl Classic {
     }
 }
 
-fn fail(batch: &mut Vec<crate::wal::record::Fut>, e: &WalError) {
-    for f in batch.drain(..) {
-        f.complete(Err(e.clone()));
-    }
+fn fail(base: &crate::wal::shared::WalShared, batch: &mut Vec<crate::wal::record::Fut>, e: &WalError) {
+    crate::wal::shared::fail_all(base, batch.drain(..), e);
 }

@@ -20,7 +20,7 @@ use crate::wal::error::{WalError, WalResult};
 use crate::wal::lifecycle::RolledFile;
 use crate::wal::listener::{Counters, WalEvent};
 use crate::wal::record::{Fut, Truck};
-use crate::wal::shared::{fail_ring, PipelineImpl, WalShared};
+use crate::wal::shared::{fail_all, fail_ring, PipelineImpl, WalShared};
 use crate::wal::writer::LogWriter;
 
 impl Classic {
@@ -107,14 +107,11 @@ impl Classic {
         {
             let mut hs = self.handler.lock().await;
             fail_ring(b, &mut hs.ring_consumer);
-            for f in hs.batch.drain(..) {
-                f.complete(Err(WalError::Closed));
-            }
+            fail_all(b, hs.batch.drain(..), &WalError::Closed);
         }
         for r in &self.runners {
-            for f in lock(&r.queue).drain(..) {
-                f.complete(Err(WalError::Closed));
-            }
+            let queued: Vec<_> = lock(&r.queue).drain(..).collect();
+            fail_all(b, queued, &WalError::Closed);
         }
         let writer = lock(&self.writer).take();
         match writer {

@@ -30,6 +30,7 @@ impl Classic {
             if covered {
                 if self.is_lost(first.txid()) {
                     first.complete(Err(lost_error(first.txid())));
+                    self.base.blocking.notify_all();
                 } else {
                     complete_all(&self.base, vec![(first, cur)]);
                 }
@@ -111,6 +112,7 @@ impl Classic {
         for (f, _) in lost {
             f.complete(Err(lost_error(f.txid())));
         }
+        self.base.blocking.notify_all();
         complete_all(&self.base, completed);
         Counters::add(&self.base.counters.syncs, 1);
         let synced = self.base.highest_synced.load(Ordering::Acquire);
@@ -137,6 +139,7 @@ impl Classic {
             q.pop_front().expect("front exists").complete(Err(err.clone()));
         }
         drop(q);
+        self.base.blocking.notify_all();
         self.base.request_roll(RollReason::Error);
     }
 

@@ -17,7 +17,7 @@ use super::Scheduled;
 use crate::wal::error::{WalError, WalResult};
 use crate::wal::lifecycle::RolledFile;
 use crate::wal::listener::{Counters, WalEvent};
-use crate::wal::shared::{fail_ring, WalShared};
+use crate::wal::shared::{fail_all, fail_ring, WalShared};
 use crate::wal::writer::LogWriter;
 
 impl Scheduled {
@@ -128,9 +128,8 @@ impl Scheduled {
         {
             let mut st = lock(&self.consumer);
             fail_ring(&self.base, &mut st.ring_consumer);
-            for (_, f) in std::mem::take(&mut st.sync_futures) {
-                f.complete(Err(WalError::Closed));
-            }
+            let pending = std::mem::take(&mut st.sync_futures);
+            fail_all(&self.base, pending.into_values(), &WalError::Closed);
         }
         lock(&self.runners).clear();
         self.consume_notify.notify_one();
