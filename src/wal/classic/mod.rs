@@ -81,6 +81,8 @@ pub(crate) struct Classic {
     /// durable, so syncs of them fail (1.x does not re-write).
     lost: Mutex<Vec<(u64, u64)>>,
     runners: Vec<RunnerQueue>,
+    /// At most `max_inflight_syncs` runner syncs at once (`None`: unbounded, as in HBase 1.x).
+    sync_permits: Option<tokio::sync::Semaphore>,
     /// Signalled whenever a runner finishes work or the handler goes idle.
     progress: Event,
     handler_idle: AtomicBool,
@@ -112,6 +114,10 @@ impl Classic {
             latch: Mutex::new(None),
             lost: Mutex::new(Vec::new()),
             runners,
+            sync_permits: match base.cfg.max_inflight_syncs {
+                0 => None,
+                n => Some(tokio::sync::Semaphore::new(n)),
+            },
             progress: Event::new(),
             handler_idle: AtomicBool::new(true),
             stopped: AtomicBool::new(false),

@@ -8,6 +8,10 @@
 //!    future's flag, HBASE-23587; hwal never releases an FSYNC request on an hflush).
 //! 4. Success: raise the watermarks, complete the taken future and every queued one the sync
 //!    covers. Failure: fail them all and request a roll; nothing is re-written (1.x).
+//! 5. At most `max_inflight_syncs` runners sync at once (HBase 1.x: unbounded, i.e. 0). On a
+//!    local disk overlapping fdatasyncs serialise; waiting for the slot lets one sync cover
+//!    everything appended meanwhile, and runners whose futures it covered answer them
+//!    without syncing (rule 1).
 
 use std::time::Duration;
 
@@ -25,6 +29,11 @@ impl Classic {
         let r = &self.runners[index];
         loop {
             let Some(first) = self.take(index).await else { return };
+            // Rule 5: wait for a sync slot; what queues meanwhile joins this sync.
+            let _permit = match &self.sync_permits {
+                Some(s) => Some(s.acquire().await.expect("the semaphore is never closed")),
+                None => None,
+            };
             let cur = r.sequence.load(Ordering::SeqCst).max(first.txid());
             let covered = self.base.is_synced(cur, false) && (!first.force_sync() || self.base.is_synced(cur, true));
             if covered {
