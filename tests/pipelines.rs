@@ -148,7 +148,12 @@ fn classic_sync_failures_reach_callers_and_lose_no_ack() {
         assert!(std::time::Instant::now() < deadline, "failures must lead to a roll: {:?}", wal.stats());
         std::thread::sleep(Duration::from_millis(5));
     }
-    wal.close_blocking().unwrap();
+    // A stream the chaos broke through a new writer's pre-emptive sync (which, as in HBase,
+    // only warns) is noticed at the latest when close writes the trailer: close says so.
+    match wal.close_blocking() {
+        Ok(()) | Err(WalError::Io { .. }) => {}
+        Err(e) => panic!("unexpected close error {e}"),
+    }
     assert!(failed.load(std::sync::atomic::Ordering::Relaxed) > 0, "1.x: callers see sync failures");
     let (found, _) = read_server(dir.path(), "rs1");
     let present = check_order(&found);

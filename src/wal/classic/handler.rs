@@ -70,6 +70,7 @@ impl Classic {
                 let txid = rec.txid;
                 if let Err(e) = self.append_entry(rec) {
                     self.mark_lost(txid);
+                    self.writer_failed.store(true, Ordering::SeqCst);
                     self.base.request_roll(RollReason::Error);
                     let damaged =
                         WalError::WriterBroken(format!("append failed, WAL damaged until the next roll: {e}"));

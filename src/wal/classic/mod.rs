@@ -87,6 +87,8 @@ pub(crate) struct Classic {
     progress: Event,
     handler_idle: AtomicBool,
     stopped: AtomicBool,
+    /// The current writer failed an append or a sync (cleared by the next swap).
+    writer_failed: AtomicBool,
 }
 
 impl Classic {
@@ -121,6 +123,7 @@ impl Classic {
             progress: Event::new(),
             handler_idle: AtomicBool::new(true),
             stopped: AtomicBool::new(false),
+            writer_failed: AtomicBool::new(false),
             base,
         });
         let me = p.clone();

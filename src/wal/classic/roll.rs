@@ -69,6 +69,7 @@ impl Classic {
         let new_path = next.path().to_string();
         let highest = lock(&b.accounting).reset_highest();
         *lock(&self.writer) = Some(next);
+        self.writer_failed.store(false, Ordering::SeqCst);
         self.entries_since_roll.store(0, Ordering::Release);
         b.roll_requested.store(false, Ordering::SeqCst);
         *lock(&self.latch) = None;
@@ -114,15 +115,17 @@ impl Classic {
             fail_all(b, queued, &WalError::Closed);
         }
         let writer = lock(&self.writer).take();
-        match writer {
-            Some(w) => w.close(!drained).await.map_err(|e| WalError::io("close", w.path(), e)).or_else(|e| {
-                if drained {
-                    Err(e)
-                } else {
-                    Ok(())
-                }
-            }),
-            None => Ok(()),
+        let Some(w) = writer else { return Ok(()) };
+        let broken = self.writer_failed.load(Ordering::SeqCst) || !drained;
+        match w.close(broken).await {
+            Ok(()) => Ok(()),
+            // A writer that already failed cannot close cleanly; nothing it held unsynced was
+            // acknowledged (those syncs failed).
+            Err(e) if broken => {
+                tracing::warn!(target: "hwal::wal", file = w.path(), error = %e, "closing a failed writer failed");
+                Ok(())
+            }
+            Err(e) => Err(WalError::io("close", w.path(), e)),
         }
     }
 }

@@ -149,6 +149,7 @@ impl Classic {
         }
         drop(q);
         self.base.blocking.notify_all();
+        self.writer_failed.store(true, Ordering::SeqCst);
         self.base.request_roll(RollReason::Error);
     }
 
