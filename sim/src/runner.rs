@@ -1,0 +1,110 @@
+//! Running one seed: a fresh OS thread, a fresh madsim runtime seeded with the run seed (so
+//! std's `RandomState` and madsim's scheduler start from the seed), SimDfs registered as a
+//! plugin, panics caught and classified.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use crate::cluster::{self, RecorderSlot};
+use crate::faults::FaultKind;
+use crate::knobs::{Knobs, RunOptions};
+use crate::oracle::{Category, Failure};
+
+/// Longest simulated time a run may take before madsim aborts it (a hang).
+pub const TIME_LIMIT: Duration = Duration::from_secs(3_600);
+
+/// The result of one seed.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The seed.
+    pub seed: u64,
+    /// The knobs line.
+    pub knobs: String,
+    /// The numbered fault plan.
+    pub plan: Vec<String>,
+    /// The first failure.
+    pub failure: Option<Failure>,
+    /// How many times each fault kind fired (index: `FaultKind::index`).
+    pub fired: [u64; FaultKind::ALL.len()],
+    /// Client ops started.
+    pub ops: u64,
+    /// The trace lines (when asked for; on failure always).
+    pub trace: Option<Vec<String>>,
+}
+
+thread_local! {
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that keeps seed threads quiet and remembers where they panicked.
+fn install_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let quiet = std::thread::current().name().is_some_and(|n| n.starts_with("sim-seed-"));
+            if quiet {
+                let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                PANIC_AT.with(|p| *p.borrow_mut() = Some(at));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Runs `seed` with `opts`; keeps the full trace when `keep_trace` (and on failure).
+pub fn run_seed(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResult {
+    install_hook();
+    let opts = opts.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("sim-seed-{seed}"))
+        .stack_size(16 << 20)
+        .spawn(move || run_on_this_thread(seed, &opts, keep_trace))
+        .expect("spawning a seed thread");
+    thread.join().expect("the seed thread catches its own panics")
+}
+
+fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResult {
+    let knobs = Knobs::derive(seed, opts);
+    let (line, plan) = (knobs.line(), knobs.plan.describe());
+    let slot: RecorderSlot = Arc::new(Mutex::new(None));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.add_simulator::<crate::dfs::SimDfs>();
+        rt.set_time_limit(TIME_LIMIT);
+        let outcome = rt.block_on(cluster::run(knobs, &slot));
+        let failed = outcome.failure.is_some();
+        let trace = (keep_trace || failed).then(|| outcome.rec.with_trace(|t| t.lines()));
+        (outcome.failure, outcome.rec.fired(), outcome.ops, trace)
+    }));
+    match result {
+        Ok((failure, fired, ops, trace)) => RunResult { seed, knobs: line, plan, failure, fired, ops, trace },
+        Err(p) => {
+            let msg = panic_message(&*p);
+            let at = PANIC_AT.with(|a| a.borrow_mut().take()).unwrap_or_default();
+            let hang = msg.contains("time limit exceeded") || msg.contains("no events, all tasks will block forever");
+            let failure = Failure {
+                category: if hang { Category::Liveness } else { Category::CrashPanic },
+                check: if hang { "no-hang" } else { "panic" },
+                message: format!("panicked: {msg}{at}"),
+            };
+            let rec = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let fired = rec.as_ref().map_or([0; 10], |r| r.fired());
+            let trace = rec.map(|r| r.with_trace(|t| t.lines()));
+            RunResult { seed, knobs: line, plan, failure: Some(failure), fired, ops: 0, trace }
+        }
+    }
+}
