@@ -31,11 +31,21 @@ pub struct RunOptions {
     pub keep: Option<BTreeSet<usize>>,
     /// Client ops of the safety phase.
     pub ops: u64,
+    /// Check every acknowledgement against the DFS immediately (`Oracle::check_ack`). Off, only
+    /// the recovery and final oracles judge durability (used to measure their power alone).
+    pub ack_check: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { pipeline: Pipeline::Scheduled, mutant: Mutant::None, faults: FaultSelect::Swarm, keep: None, ops: DEFAULT_OPS }
+        Self {
+            pipeline: Pipeline::Scheduled,
+            mutant: Mutant::None,
+            faults: FaultSelect::Swarm,
+            keep: None,
+            ops: DEFAULT_OPS,
+            ack_check: true,
+        }
     }
 }
 
@@ -55,6 +65,9 @@ impl RunOptions {
         }
         if self.ops != DEFAULT_OPS {
             s += &format!(" --ops {}", self.ops);
+        }
+        if !self.ack_check {
+            s += " --no-ack-check";
         }
         s
     }

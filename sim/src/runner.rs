@@ -4,7 +4,8 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::Duration;
 
 use crate::cluster::{self, RecorderSlot};
@@ -107,4 +108,40 @@ fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResu
             RunResult { seed, knobs: line, plan, failure: Some(failure), fired, ops: 0, trace }
         }
     }
+}
+
+/// Runs `work` over `items` on `jobs` worker threads; `progress(done, total)` is called on the
+/// calling thread after each result. Results come back in item order.
+pub fn pool<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync, mut progress: impl FnMut(usize, usize, &R)) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len().max(1)) {
+            let tx = tx.clone();
+            let (next, work) = (&next, &work);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= items.len() {
+                    break;
+                }
+                if tx.send((i, work(&items[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, r) in rx {
+            done += 1;
+            progress(done, items.len(), &r);
+            out[i] = Some(r);
+        }
+    });
+    out.into_iter().map(|r| r.expect("every item ran")).collect()
+}
+
+/// Runs every seed of `seeds` with `opts` on `jobs` threads (no traces kept).
+pub fn run_many(seeds: &[u64], jobs: usize, opts: &RunOptions) -> Vec<RunResult> {
+    pool(seeds, jobs, |&s| run_seed(s, opts, false), |_, _, _| {})
 }

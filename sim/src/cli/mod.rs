@@ -8,7 +8,8 @@
 //! - `diff A B`
 //!
 //! Hidden on sweep/run/determinism/minimize: `--mutant NAME` (a deliberately broken engine),
-//! `--ops N` (safety-phase client ops); on run: `--keep-faults I,J,..|none` (a minimized
+//! `--ops N` (safety-phase client ops), `--no-ack-check` (only recovery/final oracles judge
+//! durability); on run: `--keep-faults I,J,..|none` (a minimized
 //! schedule). Exit codes: 0 ok, 1 a seed failed (or traces differ), 2 usage error.
 
 mod run;
@@ -105,6 +106,9 @@ struct Common {
     /// Client ops of the safety phase.
     #[arg(long, hide = true, default_value_t = DEFAULT_OPS)]
     ops: u64,
+    /// Do not check acknowledgements immediately; only recovery and final oracles judge.
+    #[arg(long, hide = true)]
+    no_ack_check: bool,
 }
 
 /// A usage error: message for stderr, exit code 2.
@@ -139,7 +143,8 @@ impl Common {
             format!("unknown --mutant {:?}; expected none or one of {}", self.mutant, all.join(", "))
         })?;
         let faults = FaultSelect::parse(&self.faults)?;
-        let opts = RunOptions { pipeline: pipelines[0], mutant, faults, keep: None, ops: self.ops };
+        let opts =
+            RunOptions { pipeline: pipelines[0], mutant, faults, keep: None, ops: self.ops, ack_check: !self.no_ack_check };
         Ok((pipelines, opts))
     }
 }

@@ -5,9 +5,9 @@ use std::io::Write;
 
 use hwal::Pipeline;
 
-use super::sweep::{pool, print_failure};
+use super::sweep::print_failure;
 use crate::knobs::RunOptions;
-use crate::runner::{run_seed, RunResult};
+use crate::runner::{pool, run_seed, RunResult};
 use crate::tracediff;
 
 /// Trace lines printed with a failure.

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hwal::Pipeline;
@@ -14,38 +12,7 @@ use serde_json::json;
 use crate::faults::FaultKind;
 use crate::knobs::RunOptions;
 use crate::oracle::Category;
-use crate::runner::{run_seed, RunResult};
-
-/// Runs `work` over `items` on `jobs` worker threads; `progress(done, total)` is called on the
-/// calling thread after each result. Results come back in item order.
-pub fn pool<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync, mut progress: impl FnMut(usize, usize, &R)) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
-    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(items.len().max(1)) {
-            let tx = tx.clone();
-            let (next, work) = (&next, &work);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= items.len() {
-                    break;
-                }
-                if tx.send((i, work(&items[i]))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut done = 0;
-        for (i, r) in rx {
-            done += 1;
-            progress(done, items.len(), &r);
-            out[i] = Some(r);
-        }
-    });
-    out.into_iter().map(|r| r.expect("every item ran")).collect()
-}
+use crate::runner::{pool, run_seed, RunResult};
 
 /// Prints a failing run: the failure, its fault plan, the last trace lines, the command.
 pub fn print_failure(r: &RunResult, opts: &RunOptions, last_lines: usize) {

@@ -208,7 +208,7 @@ impl Supervisor {
         Handle::current().resume(ctl.node);
         madsim::time::sleep(Duration::from_millis(zombie_ms)).await;
         self.kill(slot, false);
-        let r = check_fenced(&lock(&w.oracle).incs[ctl.inc]);
+        let r = check_fenced(&lock(&w.oracle).incs[ctl.inc], &w.dfs);
         if let Err((check, msg)) = r {
             w.fail(Category::Correctness, check, msg);
             return;

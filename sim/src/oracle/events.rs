@@ -26,6 +26,7 @@ impl Oracle {
                 m.last_file_number = number;
                 if m.epoch_file.is_empty() {
                     m.epoch_file.insert(0, ino);
+                    m.cur_path = Some(file.clone());
                 } else {
                     m.pending_file = Some(ino);
                 }
@@ -36,6 +37,7 @@ impl Oracle {
                 })?;
                 m.epoch_file.insert(*epoch, ino);
                 m.cur_epoch = *epoch;
+                m.cur_path = Some(new.clone());
             }
             WalEvent::Appended { txid, region, seqid, epoch, .. } => {
                 let Some(put) = m.puts.get(txid) else {

@@ -110,6 +110,8 @@ pub struct Inc {
     pub acked_fsync: u64,
     /// Txids present when the master fenced and read this incarnation (zombie check).
     pub fenced: Option<BTreeSet<u64>>,
+    /// Path of the engine's current writer file.
+    pub cur_path: Option<String>,
     pub(crate) epoch_file: BTreeMap<u32, u64>,
     pub(crate) pending_file: Option<u64>,
     pub(crate) last_file_number: u64,

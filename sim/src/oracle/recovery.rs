@@ -98,30 +98,30 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
         for re in &f.entries {
             let e = &re.entry;
             let (txid, region, seqid) = (e.txid, e.key.region.as_str(), e.key.seqid);
-            let at = format!("{} offset {}", f.path, re.offset);
+            let at = || format!("{} offset {}", f.path, re.offset);
             let Some(put) = inc.puts.get(&txid) else {
-                return Err(("phantom-entry", format!("{at}: txid {txid} ({region} seqid {seqid}) was never appended by {name}")));
+                return Err(("phantom-entry", format!("{}: txid {txid} ({region} seqid {seqid}) was never appended by {name}", at())));
             };
             let cell_ok = e.edit.cells.len() == 1 && fingerprint(&e.edit.cells[0].row, &e.edit.cells[0].value) == put.fp;
             if put.region.as_ref() != region || put.seqid != seqid || !cell_ok {
                 return Err((
                     "phantom-entry",
-                    format!("{at}: txid {txid} reads as {region} seqid {seqid} (cells ok: {cell_ok}), appended as {} seqid {}", put.region, put.seqid),
+                    format!("{}: txid {txid} reads as {region} seqid {seqid} (cells ok: {cell_ok}), appended as {} seqid {}", at(), put.region, put.seqid),
                 ));
             }
             if txid <= last_txid {
-                return Err(("file-order", format!("{at}: txid {txid} follows txid {last_txid} in the same file")));
+                return Err(("file-order", format!("{}: txid {txid} follows txid {last_txid} in the same file", at())));
             }
             last_txid = txid;
             if file_region_max.get(region).is_some_and(|&m| seqid <= m) {
-                return Err(("region-order", format!("{at}: {region} seqid {seqid} does not increase within the file")));
+                return Err(("region-order", format!("{}: {region} seqid {seqid} does not increase within the file", at())));
             }
             file_region_max.insert(region, seqid);
             let dup = !seen.insert(txid);
             if !dup && region_max.get(region).is_some_and(|&m| seqid <= m) {
                 return Err((
                     "region-order",
-                    format!("{at}: {region} seqid {seqid} (txid {txid}) after seqid {} in an earlier file, and it is not a re-write", region_max[region]),
+                    format!("{}: {region} seqid {seqid} (txid {txid}) after seqid {} in an earlier file, and it is not a re-write", at(), region_max[region]),
                 ));
             }
             let m = region_max.entry(region).or_insert(0);
@@ -143,9 +143,12 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
         ));
     }
     if need == Need::CleanClose {
-        if let Some(last) = rec.files.last() {
+        // The writer's last file must end with a trailer. (A file whose creation failed half-way
+        // during a roll may hold no header at all; that is not the writer's file.)
+        let last = inc.cur_path.as_ref().and_then(|p| rec.files.iter().find(|f| &f.path == p));
+        if let Some(last) = last {
             if !matches!(last.tail, Some(TailState::Clean { .. })) {
-                return Err(("clean-close", format!("{}: the last file after a clean close ends {:?}", last.path, last.tail)));
+                return Err(("clean-close", format!("{}: the writer's last file after a clean close ends {:?}", last.path, last.tail)));
             }
         }
     }
@@ -153,12 +156,21 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
 }
 
 /// The zombie check: every ack of a fenced incarnation must be in what the fencing read saw.
-pub fn check_fenced(inc: &Inc) -> Result<(), Violation> {
+pub fn check_fenced(inc: &Inc, dfs: &SimDfs) -> Result<(), Violation> {
     let Some(present) = &inc.fenced else { return Ok(()) };
     if let Some((&u, _)) = inc.puts.range(..=inc.acked_sync).find(|(u, _)| !present.contains(u)) {
+        let dir = naming::server_dir(&inc.name);
+        let after = dfs.list_files(&dir);
         return Err((
             "zombie-fencing",
-            format!("{}: acked up to txid {} (SYNC) but txid {u} was not in the WALs read at fencing", inc.name, inc.acked_sync),
+            format!(
+                "{}: acked up to txid {} (SYNC) but txid {u} was not in the WALs read at fencing; \
+                 files written under {dir} after fencing: {} {:?}",
+                inc.name,
+                inc.acked_sync,
+                after.len(),
+                after.iter().take(3).collect::<Vec<_>>()
+            ),
         ));
     }
     Ok(())
