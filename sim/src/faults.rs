@@ -309,7 +309,7 @@ impl FaultPlan {
 
     /// The rates of the enabled rate kinds (others 0).
     pub fn rates(&self) -> Rates {
-        let on = |k: FaultKind| self.items.iter().any(|i| *i == Item::Rate(k));
+        let on = |k: FaultKind| self.items.contains(&Item::Rate(k));
         let r = self.all_rates;
         Rates {
             slow_sync: if on(FaultKind::SlowSync) { r.slow_sync } else { 0.0 },

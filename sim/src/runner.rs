@@ -112,7 +112,12 @@ fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResu
 
 /// Runs `work` over `items` on `jobs` worker threads; `progress(done, total)` is called on the
 /// calling thread after each result. Results come back in item order.
-pub fn pool<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync, mut progress: impl FnMut(usize, usize, &R)) -> Vec<R> {
+pub fn pool<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut progress: impl FnMut(usize, usize, &R),
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
     let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
@@ -144,4 +149,50 @@ pub fn pool<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R +
 /// Runs every seed of `seeds` with `opts` on `jobs` threads (no traces kept).
 pub fn run_many(seeds: &[u64], jobs: usize, opts: &RunOptions) -> Vec<RunResult> {
     pool(seeds, jobs, |&s| run_seed(s, opts, false), |_, _, _| {})
+}
+
+/// A progress line on stderr: rewritten in place on a terminal (at most 4 times a second),
+/// one line every 5 s otherwise (CI logs).
+pub struct Progress {
+    tty: bool,
+    last: std::time::Instant,
+    printed: bool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        use std::io::IsTerminal;
+        Self { tty: std::io::stderr().is_terminal(), last: std::time::Instant::now(), printed: false }
+    }
+}
+
+impl Progress {
+    /// Shows `line` if it is time to (always when `done`).
+    pub fn show(&mut self, line: &str, done: bool) {
+        use std::io::Write;
+        let every = if self.tty { std::time::Duration::from_millis(250) } else { std::time::Duration::from_secs(5) };
+        if !done && self.last.elapsed() < every {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        if self.tty {
+            eprint!("\r{line}   ");
+            self.printed = true;
+            if done {
+                eprintln!();
+                self.printed = false;
+            }
+        } else {
+            eprintln!("{line}");
+        }
+        let _ = std::io::stderr().flush();
+    }
+
+    /// Clears the in-place line before other output.
+    pub fn interrupt(&mut self) {
+        if self.tty && self.printed {
+            eprintln!();
+            self.printed = false;
+        }
+    }
 }

@@ -42,7 +42,12 @@ fn mutants_are_caught_and_the_correct_engine_is_not() {
     for r in correct.iter().filter(|r| r.failure.is_some()) {
         eprintln!("engine failure (excluded): seed {} {}", r.seed, r.failure.as_ref().unwrap());
     }
-    assert!(clean.len() * 3 >= seeds.len() * 2, "the correct engine failed {} of {} seeds", seeds.len() - clean.len(), seeds.len());
+    assert!(
+        clean.len() * 3 >= seeds.len() * 2,
+        "the correct engine failed {} of {} seeds",
+        seeds.len() - clean.len(),
+        seeds.len()
+    );
     for mutant in [Mutant::CompleteBeforeSync, Mutant::NoRewriteAfterBroken] {
         // With every oracle, then with the immediate ack check off (recovery and final
         // oracles alone must still catch it).
@@ -56,7 +61,12 @@ fn mutants_are_caught_and_the_correct_engine_is_not() {
                 if ack_check { "on" } else { "off" },
                 clean.len()
             );
-            assert!(caught * 2 >= clean.len(), "mutant {} was caught on only {caught} of {} seeds", mutant.name(), clean.len());
+            assert!(
+                caught * 2 >= clean.len(),
+                "mutant {} was caught on only {caught} of {} seeds",
+                mutant.name(),
+                clean.len()
+            );
         }
     }
     let again = run_many(&clean, JOBS, &options());

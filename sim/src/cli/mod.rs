@@ -125,7 +125,10 @@ impl Common {
                     .map(|p| p.name())
                     .collect();
                 if !missing.is_empty() {
-                    eprintln!("warning: --pipeline both: {} not available yet; running the others only", missing.join(", "));
+                    eprintln!(
+                        "warning: --pipeline both: {} not available yet; running the others only",
+                        missing.join(", ")
+                    );
                 }
                 AVAILABLE_PIPELINES.to_vec()
             }
@@ -143,8 +146,14 @@ impl Common {
             format!("unknown --mutant {:?}; expected none or one of {}", self.mutant, all.join(", "))
         })?;
         let faults = FaultSelect::parse(&self.faults)?;
-        let opts =
-            RunOptions { pipeline: pipelines[0], mutant, faults, keep: None, ops: self.ops, ack_check: !self.no_ack_check };
+        let opts = RunOptions {
+            pipeline: pipelines[0],
+            mutant,
+            faults,
+            keep: None,
+            ops: self.ops,
+            ack_check: !self.no_ack_check,
+        };
         Ok((pipelines, opts))
     }
 }

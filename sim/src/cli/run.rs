@@ -7,7 +7,7 @@ use hwal::Pipeline;
 
 use super::sweep::print_failure;
 use crate::knobs::RunOptions;
-use crate::runner::{pool, run_seed, RunResult};
+use crate::runner::{pool, run_seed, Progress, RunResult};
 use crate::tracediff;
 
 /// Trace lines printed with a failure.
@@ -53,7 +53,12 @@ pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&
         }
         let lines = r.trace.as_ref().map_or(0, |t| t.len());
         match &r.failure {
-            None => println!("result=ok seed={seed} pipeline={} ops={} events={lines} fired={}", p.name(), r.ops, fired_line(&r)),
+            None => println!(
+                "result=ok seed={seed} pipeline={} ops={} events={lines} fired={}",
+                p.name(),
+                r.ops,
+                fired_line(&r)
+            ),
             Some(_) => {
                 println!("result=FAIL seed={seed} pipeline={} events={lines} fired={}", p.name(), fired_line(&r));
                 print_failure(&r, &o, LAST_LINES);
@@ -66,6 +71,7 @@ pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&
 
 /// `determinism --seeds A..B`: each seed twice, traces compared byte for byte.
 pub fn determinism(seeds: &[u64], jobs: usize, opts: &RunOptions) -> i32 {
+    let mut progress = Progress::default();
     let results = pool(
         seeds,
         jobs,
@@ -75,12 +81,8 @@ pub fn determinism(seeds: &[u64], jobs: usize, opts: &RunOptions) -> i32 {
             let lines = a.lines().count();
             (seed, lines, tracediff::report("first run", &a, "second run", &b))
         },
-        |done, total, _| {
-            eprint!("\rdeterminism: {done}/{total} seeds   ");
-            let _ = std::io::stderr().flush();
-        },
+        |done, total, _| progress.show(&format!("determinism: {done}/{total} seeds"), done == total),
     );
-    eprintln!();
     let mut bad = 0;
     let mut total_lines = 0;
     for (seed, lines, diff) in &results {
@@ -120,7 +122,8 @@ pub fn minimize(seed: u64, opts: &RunOptions) -> i32 {
         println!("  {p}");
     }
     let all: BTreeSet<usize> = (0..full.plan.len()).collect();
-    let attempt = |keep: &BTreeSet<usize>| run_seed(seed, &RunOptions { keep: Some(keep.clone()), ..opts.clone() }, false);
+    let attempt =
+        |keep: &BTreeSet<usize>| run_seed(seed, &RunOptions { keep: Some(keep.clone()), ..opts.clone() }, false);
     let mut keep = all.clone();
     let mut runs = 1;
     let none = BTreeSet::new();

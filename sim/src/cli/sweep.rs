@@ -3,8 +3,7 @@
 //! object on stdout. Exit code 1 when any seed fails.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hwal::Pipeline;
 use serde_json::json;
@@ -12,7 +11,7 @@ use serde_json::json;
 use crate::faults::FaultKind;
 use crate::knobs::RunOptions;
 use crate::oracle::Category;
-use crate::runner::{pool, run_seed, RunResult};
+use crate::runner::{pool, run_seed, Progress, RunResult};
 
 /// Prints a failing run: the failure, its fault plan, the last trace lines, the command.
 pub fn print_failure(r: &RunResult, opts: &RunOptions, last_lines: usize) {
@@ -39,7 +38,7 @@ pub fn print_failure(r: &RunResult, opts: &RunOptions, last_lines: usize) {
 pub fn sweep(seeds: &[u64], jobs: usize, pipelines: &[Pipeline], opts: &RunOptions, json: bool) -> i32 {
     let runs: Vec<(Pipeline, u64)> = pipelines.iter().flat_map(|&p| seeds.iter().map(move |&s| (p, s))).collect();
     let started = Instant::now();
-    let mut last = Instant::now();
+    let mut progress = Progress::default();
     let mut failed = 0;
     let results = pool(
         &runs,
@@ -51,21 +50,17 @@ pub fn sweep(seeds: &[u64], jobs: usize, pipelines: &[Pipeline], opts: &RunOptio
         |done, total, (p, r)| {
             if r.failure.is_some() {
                 failed += 1;
-                eprint!("\r");
+                progress.interrupt();
                 print_failure(r, &RunOptions { pipeline: *p, ..opts.clone() }, 0);
             }
-            if last.elapsed() >= Duration::from_millis(250) || done == total {
-                last = Instant::now();
-                let sps = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                eprint!("\rsweep: {done}/{total} runs, {failed} failed, {sps:.1} seeds/s   ");
-                let _ = std::io::stderr().flush();
-            }
+            let sps = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            progress.show(&format!("sweep: {done}/{total} runs, {failed} failed, {sps:.1} seeds/s"), done == total);
         },
     );
-    eprintln!();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let sps = results.len() as f64 / secs;
-    let mut by_cat: BTreeMap<&str, usize> = [Category::Correctness, Category::Liveness, Category::CrashPanic].iter().map(|c| (c.name(), 0)).collect();
+    let mut by_cat: BTreeMap<&str, usize> =
+        [Category::Correctness, Category::Liveness, Category::CrashPanic].iter().map(|c| (c.name(), 0)).collect();
     let mut fault_runs: BTreeMap<&str, usize> = FaultKind::ALL.iter().map(|k| (k.name(), 0)).collect();
     let mut failed_seeds = Vec::new();
     for (_, r) in &results {

@@ -24,21 +24,37 @@ use crate::trace::{lock, SimEvent};
 /// Turns a dead server's fenced WAL directory into recovered state.
 pub trait RecoveryHook: Send + Sync {
     /// Recovers `server`'s WALs from `splitting_dir`.
-    fn recover<'a>(&'a self, dfs: &'a SimDfs, splitting_dir: &'a str, server: &'a str) -> BoxFuture<'a, Result<Recovered, Violation>>;
+    fn recover<'a>(
+        &'a self,
+        dfs: &'a SimDfs,
+        splitting_dir: &'a str,
+        server: &'a str,
+    ) -> BoxFuture<'a, Result<Recovered, Violation>>;
 }
 
 /// Today's recovery: read the WAL files directly, in file-number order.
 pub struct ReadOnlyRecovery;
 
 impl RecoveryHook for ReadOnlyRecovery {
-    fn recover<'a>(&'a self, dfs: &'a SimDfs, splitting_dir: &'a str, server: &'a str) -> BoxFuture<'a, Result<Recovered, Violation>> {
+    fn recover<'a>(
+        &'a self,
+        dfs: &'a SimDfs,
+        splitting_dir: &'a str,
+        server: &'a str,
+    ) -> BoxFuture<'a, Result<Recovered, Violation>> {
         Box::pin(async move { recovery::read_dir(dfs, splitting_dir, server) })
     }
 }
 
 /// Fences, recovers and checks incarnation `inc` (named `server`). Returns the recovered
 /// summary, or `None` after recording a failure.
-pub async fn fence_and_recover(world: &World, hook: &dyn RecoveryHook, inc: usize, server: &str, need: Need) -> Option<Recovered> {
+pub async fn fence_and_recover(
+    world: &World,
+    hook: &dyn RecoveryHook,
+    inc: usize,
+    server: &str,
+    need: Need,
+) -> Option<Recovered> {
     let who = lock(&world.oracle).incs[inc].name.clone();
     let dir = naming::server_dir(server);
     let split = naming::splitting_dir(server);

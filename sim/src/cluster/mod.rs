@@ -231,7 +231,8 @@ impl Supervisor {
         }
         let done = self
             .wait_until(deadline, |s| {
-                s.servers.iter().all(|c| matches!(c.stage(), Stage::LivenessDone(_))) && s.world.outstanding().is_empty()
+                s.servers.iter().all(|c| matches!(c.stage(), Stage::LivenessDone(_)))
+                    && s.world.outstanding().is_empty()
             })
             .await;
         if !done {
@@ -250,7 +251,9 @@ impl Supervisor {
         for s in &self.servers {
             s.go_close();
         }
-        let closed = self.wait_until(now() + LIVENESS_BOUND, |s| s.servers.iter().all(|c| matches!(c.stage(), Stage::Closed(_)))).await;
+        let closed = self
+            .wait_until(now() + LIVENESS_BOUND, |s| s.servers.iter().all(|c| matches!(c.stage(), Stage::Closed(_))))
+            .await;
         if !closed {
             if !w.failed() {
                 w.fail(Category::Liveness, "no-hang", self.stuck_report("final sync_all + close"));

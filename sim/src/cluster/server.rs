@@ -87,7 +87,11 @@ pub fn start(world: &Arc<World>, slot: usize, incarnation: u32, starts: &[u64]) 
     let regions: Vec<Region> = region_labels(world, slot)
         .into_iter()
         .zip(starts)
-        .map(|(label, &start)| Region { name: RegionName::new(&label), label: Arc::from(label), mvcc: Mvcc::new(start) })
+        .map(|(label, &start)| Region {
+            name: RegionName::new(&label),
+            label: Arc::from(label),
+            mvcc: Mvcc::new(start),
+        })
         .collect();
     let ctl = Arc::new(ServerCtl {
         inc,
@@ -136,7 +140,14 @@ async fn main(world: Arc<World>, ctl: Arc<ServerCtl>, regions: Arc<Vec<Region>>)
         .map(|c| {
             let d = Dice::new(k.seed, stream::client(ctl.slot, ctl.incarnation, 512 + c));
             let ops = k.liveness_ops;
-            madsim::task::spawn(workload::liveness_client(world.clone(), ctl.clone(), wal.clone(), regions.clone(), ops, d))
+            madsim::task::spawn(workload::liveness_client(
+                world.clone(),
+                ctl.clone(),
+                wal.clone(),
+                regions.clone(),
+                ops,
+                d,
+            ))
         })
         .collect();
     let mut result = Ok(0);

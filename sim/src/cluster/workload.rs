@@ -51,7 +51,14 @@ fn value(d: &mut Dice, len: u64) -> Vec<u8> {
 }
 
 /// One put. Returns the error text if a call failed.
-pub async fn put(world: &World, ctl: &ServerCtl, wal: &Wal, region: &Region, dur: Durability, d: &mut Dice) -> Result<(), String> {
+pub async fn put(
+    world: &World,
+    ctl: &ServerCtl,
+    wal: &Wal,
+    region: &Region,
+    dur: Durability,
+    d: &mut Dice,
+) -> Result<(), String> {
     let row = format!("row-{:04}", d.below(10_000));
     let (lo, hi) = world.knobs.value_bytes;
     let len = d.range(lo, hi);
@@ -151,7 +158,14 @@ pub async fn roller(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, every
 }
 
 /// A liveness-phase client: `ops` SYNC/FSYNC puts, every one of which must succeed.
-pub async fn liveness_client(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regions: Arc<Vec<Region>>, ops: u64, mut d: Dice) -> Result<u64, String> {
+pub async fn liveness_client(
+    world: Arc<World>,
+    ctl: Arc<ServerCtl>,
+    wal: Arc<Wal>,
+    regions: Arc<Vec<Region>>,
+    ops: u64,
+    mut d: Dice,
+) -> Result<u64, String> {
     for _ in 0..ops {
         let region = &regions[d.below(regions.len() as u64) as usize];
         let dur = if d.chance(0.5) { Durability::SyncWal } else { Durability::FsyncWal };

@@ -75,10 +75,8 @@ impl World {
     pub fn fail(&self, category: Category, check: &'static str, message: String) {
         let mut f = lock(&self.failure);
         if f.is_none() {
-            self.rec.sim(
-                &self.master,
-                SimEvent::OracleFail { category: category.name(), check, message: message.clone() },
-            );
+            self.rec
+                .sim(&self.master, SimEvent::OracleFail { category: category.name(), check, message: message.clone() });
             *f = Some(Failure { category, check, message });
         }
     }

@@ -167,9 +167,10 @@ impl SimFile {
     /// Fails unless this stream still holds the lease and is not broken.
     fn check<'s>(&self, st: &'s mut State, op: &str) -> io::Result<&'s mut Inode> {
         let path = &self.path;
-        let i = st.inodes.get_mut(&self.ino).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("{op} on {path}: the file was deleted"))
-        })?;
+        let i = st
+            .inodes
+            .get_mut(&self.ino)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{op} on {path}: the file was deleted")))?;
         if i.lease != Some(self.lease) {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,

@@ -157,21 +157,25 @@ impl SimDfs {
         }
     }
 
-    /// HDFS `recoverLease` on every file under `dir`: the writer's lease is revoked and the file
-    /// is closed at its hflushed length. Returns how many leases were revoked.
-    pub fn revoke_leases(&self, dir: &str) -> usize {
+    /// HDFS `recoverLease(path)`: revokes the writer's lease on `path` and closes the file at its
+    /// hflushed length; the old writer's later appends and syncs fail. Returns false when the
+    /// file has no lease (already closed or recovered) or does not exist.
+    pub fn revoke_lease(&self, path: &str) -> bool {
         let mut st = self.lock();
-        let prefix = format!("{dir}/");
-        let ids: Vec<u64> = st.names.iter().filter(|(p, _)| p.starts_with(&prefix)).map(|(_, i)| *i).collect();
-        let mut n = 0;
-        for ino in ids {
-            if st.inodes[&ino].lease.is_some() {
-                let floor = st.inodes[&ino].flushed;
-                st.cut(ino, floor, false);
-                n += 1;
-            }
+        let Some(&ino) = st.names.get(path) else { return false };
+        if st.inodes[&ino].lease.is_none() {
+            return false;
         }
-        n
+        let floor = st.inodes[&ino].flushed;
+        st.cut(ino, floor, false);
+        true
+    }
+
+    /// [`SimDfs::revoke_lease`] on every file under `dir`; returns how many were revoked.
+    pub fn revoke_leases(&self, dir: &str) -> usize {
+        let prefix = format!("{dir}/");
+        let paths: Vec<String> = self.lock().names.keys().filter(|p| p.starts_with(&prefix)).cloned().collect();
+        paths.iter().filter(|p| self.revoke_lease(p)).count()
     }
 
     /// Takes data node `dn` down; returns false (and changes nothing) if it is the last live one

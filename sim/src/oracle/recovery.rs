@@ -100,9 +100,13 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
             let (txid, region, seqid) = (e.txid, e.key.region.as_str(), e.key.seqid);
             let at = || format!("{} offset {}", f.path, re.offset);
             let Some(put) = inc.puts.get(&txid) else {
-                return Err(("phantom-entry", format!("{}: txid {txid} ({region} seqid {seqid}) was never appended by {name}", at())));
+                return Err((
+                    "phantom-entry",
+                    format!("{}: txid {txid} ({region} seqid {seqid}) was never appended by {name}", at()),
+                ));
             };
-            let cell_ok = e.edit.cells.len() == 1 && fingerprint(&e.edit.cells[0].row, &e.edit.cells[0].value) == put.fp;
+            let cell_ok =
+                e.edit.cells.len() == 1 && fingerprint(&e.edit.cells[0].row, &e.edit.cells[0].value) == put.fp;
             if put.region.as_ref() != region || put.seqid != seqid || !cell_ok {
                 return Err((
                     "phantom-entry",
@@ -114,7 +118,10 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
             }
             last_txid = txid;
             if file_region_max.get(region).is_some_and(|&m| seqid <= m) {
-                return Err(("region-order", format!("{}: {region} seqid {seqid} does not increase within the file", at())));
+                return Err((
+                    "region-order",
+                    format!("{}: {region} seqid {seqid} does not increase within the file", at()),
+                ));
             }
             file_region_max.insert(region, seqid);
             let dup = !seen.insert(txid);
@@ -148,7 +155,10 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
         let last = inc.cur_path.as_ref().and_then(|p| rec.files.iter().find(|f| &f.path == p));
         if let Some(last) = last {
             if !matches!(last.tail, Some(TailState::Clean { .. })) {
-                return Err(("clean-close", format!("{}: the writer's last file after a clean close ends {:?}", last.path, last.tail)));
+                return Err((
+                    "clean-close",
+                    format!("{}: the writer's last file after a clean close ends {:?}", last.path, last.tail),
+                ));
             }
         }
     }
