@@ -33,6 +33,8 @@ pub struct RunResult {
     pub ops: u64,
     /// The trace lines (when asked for; on failure always).
     pub trace: Option<Vec<String>>,
+    /// Wall-clock time the run took, ms.
+    pub wall_ms: u64,
 }
 
 thread_local! {
@@ -75,7 +77,10 @@ pub fn run_seed(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResult {
         .stack_size(16 << 20)
         .spawn(move || run_on_this_thread(seed, &opts, keep_trace))
         .expect("spawning a seed thread");
-    thread.join().expect("the seed thread catches its own panics")
+    let started = std::time::Instant::now();
+    let mut r = thread.join().expect("the seed thread catches its own panics");
+    r.wall_ms = started.elapsed().as_millis() as u64;
+    r
 }
 
 fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResult {
@@ -92,7 +97,9 @@ fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResu
         (outcome.failure, outcome.rec.fired(), outcome.ops, trace)
     }));
     match result {
-        Ok((failure, fired, ops, trace)) => RunResult { seed, knobs: line, plan, failure, fired, ops, trace },
+        Ok((failure, fired, ops, trace)) => {
+            RunResult { seed, knobs: line, plan, failure, fired, ops, trace, wall_ms: 0 }
+        }
         Err(p) => {
             let msg = panic_message(&*p);
             let at = PANIC_AT.with(|a| a.borrow_mut().take()).unwrap_or_default();
@@ -105,7 +112,7 @@ fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResu
             let rec = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let fired = rec.as_ref().map_or([0; 10], |r| r.fired());
             let trace = rec.map(|r| r.with_trace(|t| t.lines()));
-            RunResult { seed, knobs: line, plan, failure: Some(failure), fired, ops: 0, trace }
+            RunResult { seed, knobs: line, plan, failure: Some(failure), fired, ops: 0, trace, wall_ms: 0 }
         }
     }
 }

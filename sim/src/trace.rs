@@ -43,8 +43,8 @@ pub enum SimEvent {
     Recovered { files: usize, entries: usize, max_txid: u64, acked_sync: u64, acked_fsync: u64 },
     /// WAL open failed (retried).
     OpenFailed { error: String },
-    /// A liveness-phase server finished its work.
-    LivenessDone { ops: u64 },
+    /// A server's directory was read and checked after its clean close.
+    Verified { files: usize, entries: usize },
     /// An oracle failed.
     OracleFail { category: &'static str, check: &'static str, message: String },
     /// The run ended.
@@ -55,6 +55,7 @@ impl fmt::Display for SimEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SimEvent::Phase(p) => write!(f, "PHASE       name={p}"),
+            SimEvent::Fault { kind, detail } if detail.is_empty() => write!(f, "FAULT       kind={kind}"),
             SimEvent::Fault { kind, detail } => write!(f, "FAULT       kind={kind} {detail}"),
             SimEvent::Start { regions, clients } => write!(f, "START       regions={regions} clients={clients}"),
             SimEvent::Crash { torn } => write!(f, "CRASH       torn={torn}"),
@@ -68,7 +69,7 @@ impl fmt::Display for SimEvent {
                 "RECOVERED   files={files} entries={entries} max_txid={max_txid} acked_sync={acked_sync} acked_fsync={acked_fsync}"
             ),
             SimEvent::OpenFailed { error } => write!(f, "OPEN_FAIL   error={error:?}"),
-            SimEvent::LivenessDone { ops } => write!(f, "LIVE_DONE   ops={ops}"),
+            SimEvent::Verified { files, entries } => write!(f, "VERIFIED    files={files} entries={entries}"),
             SimEvent::OracleFail { category, check, message } => {
                 write!(f, "ORACLE_FAIL category={category} check={check} message={message:?}")
             }

@@ -74,6 +74,10 @@ pub fn sweep(seeds: &[u64], jobs: usize, pipelines: &[Pipeline], opts: &RunOptio
             failed_seeds.push(r.seed);
         }
     }
+    let mut slow: Vec<(u64, u64)> = results.iter().map(|(_, r)| (r.wall_ms, r.seed)).collect();
+    slow.sort_unstable_by(|a, b| b.cmp(a));
+    let slowest: Vec<String> = slow.iter().take(5).map(|(ms, s)| format!("{s}:{ms}ms")).collect();
+    eprintln!("slowest runs (seed:wall): {}", slowest.join(" "));
     let names: Vec<&str> = pipelines.iter().map(|p| p.name()).collect();
     let fired: Vec<String> = fault_runs.iter().map(|(k, n)| format!("{k}={n}")).collect();
     let cats: Vec<String> = by_cat.iter().map(|(k, n)| format!("{k} {n}")).collect();

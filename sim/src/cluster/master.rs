@@ -96,6 +96,7 @@ pub async fn fence_and_recover(
 
 /// Reads and checks a live incarnation's directory after its clean close.
 pub fn check_closed(world: &World, inc: usize, server: &str) -> bool {
+    let who = lock(&world.oracle).incs[inc].name.clone();
     let dir = naming::server_dir(server);
     let rec = match recovery::read_dir(&world.dfs, &dir, server) {
         Ok(r) => r,
@@ -110,5 +111,7 @@ pub fn check_closed(world: &World, inc: usize, server: &str) -> bool {
         world.fail(Category::Correctness, check, msg);
         return false;
     }
+    drop(oracle);
+    world.rec.sim(&who, SimEvent::Verified { files: rec.files.len(), entries: rec.entries });
     true
 }

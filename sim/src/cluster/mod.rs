@@ -38,8 +38,10 @@ use master::{ReadOnlyRecovery, RecoveryHook};
 use server::{ServerCtl, Stage};
 use world::World;
 
-/// Supervisor poll interval.
+/// Supervisor poll interval while waiting to fire a scheduled fault.
 pub const TICK: Duration = Duration::from_millis(2);
+/// Supervisor poll interval while waiting for a phase to end.
+pub const PHASE_TICK: Duration = Duration::from_millis(10);
 /// Longest safety phase (simulated).
 pub const SAFETY_CAP: Duration = Duration::from_secs(120);
 /// Once faults stop, every call must return within this (simulated).
@@ -87,7 +89,7 @@ pub async fn run(knobs: Knobs, slot: &RecorderSlot) -> Outcome {
 }
 
 impl Supervisor {
-    async fn wait_until(&self, deadline: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+    async fn wait_until(&self, deadline: Duration, tick: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
         loop {
             if self.world.failed() {
                 return false;
@@ -98,14 +100,14 @@ impl Supervisor {
             if now() >= deadline {
                 return false;
             }
-            madsim::time::sleep(TICK).await;
+            madsim::time::sleep(tick).await;
         }
     }
 
     async fn safety(&mut self) {
         let cap = now() + SAFETY_CAP;
         for (at_op, action) in self.world.knobs.plan.events() {
-            self.wait_until(cap, |s| s.world.ops_started() >= at_op).await;
+            self.wait_until(cap, TICK, |s| s.world.ops_started() >= at_op).await;
             if self.world.failed() {
                 return;
             }
@@ -113,7 +115,7 @@ impl Supervisor {
         }
         let world = self.world.clone();
         let budget = world.knobs.opts.ops;
-        self.wait_until(cap, |_| {
+        self.wait_until(cap, PHASE_TICK, |_| {
             world.ops_started() >= budget && world.outstanding_of(&["append", "sync", "sync_all"]) == 0
         })
         .await;
@@ -230,7 +232,7 @@ impl Supervisor {
             s.go_liveness();
         }
         let done = self
-            .wait_until(deadline, |s| {
+            .wait_until(deadline, PHASE_TICK, |s| {
                 s.servers.iter().all(|c| matches!(c.stage(), Stage::LivenessDone(_)))
                     && s.world.outstanding().is_empty()
             })
@@ -252,7 +254,9 @@ impl Supervisor {
             s.go_close();
         }
         let closed = self
-            .wait_until(now() + LIVENESS_BOUND, |s| s.servers.iter().all(|c| matches!(c.stage(), Stage::Closed(_))))
+            .wait_until(now() + LIVENESS_BOUND, PHASE_TICK, |s| {
+                s.servers.iter().all(|c| matches!(c.stage(), Stage::Closed(_)))
+            })
             .await;
         if !closed {
             if !w.failed() {
@@ -265,7 +269,6 @@ impl Supervisor {
                 w.fail(Category::Liveness, "recovers", format!("{}: final sync_all/close failed: {e}", s.name));
                 return;
             }
-            w.rec.sim(&s.name, SimEvent::LivenessDone { ops: w.knobs.liveness_ops });
             if !master::check_closed(&w, s.inc, &s.name) {
                 return;
             }

@@ -38,16 +38,18 @@ pub fn pick_durability(world: &World, d: &mut Dice) -> Durability {
     DURABILITIES[d.weighted(&world.knobs.durability_weights)]
 }
 
+/// `len` pseudo-random bytes from one draw (xorshift64, 8 bytes per step).
 fn value(d: &mut Dice, len: u64) -> Vec<u8> {
     let mut x = d.u64() | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut v = Vec::with_capacity(len as usize + 8);
+    while (v.len() as u64) < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len as usize);
+    v
 }
 
 /// One put. Returns the error text if a call failed.

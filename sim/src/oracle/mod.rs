@@ -85,14 +85,9 @@ pub struct Put {
     pub durability: u8,
 }
 
-/// Fingerprint of a cell: FNV-1a over row, then value.
+/// Fingerprint of a cell: CRC32C of the row and of the value, with the value's length.
 pub fn fingerprint(row: &[u8], value: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in row.iter().chain([0xffu8].iter()).chain(value) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    ((crc32c::crc32c(row) as u64) << 32 | crc32c::crc32c(value) as u64) ^ ((value.len() as u64) << 20)
 }
 
 /// The model of one server incarnation.
