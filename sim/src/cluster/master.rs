@@ -3,7 +3,8 @@
 //! Protocol (HBase `ServerCrashProcedure`, simplified):
 //! 1. **Fence**: rename `WALs/<server>` to `WALs/<server>-splitting` (a zombie can no longer
 //!    create WAL files: `create` needs the parent directory), then revoke every file lease in
-//!    it (HDFS `recoverLease`: a zombie's appends and syncs on its open file now fail).
+//!    it (HDFS `recoverLease`: a zombie's appends and syncs on its open file now fail). When the
+//!    server has no directory yet, create `WALs/<server>-splitting` as a fence marker.
 //! 2. **Recover**: the [`RecoveryHook`] turns the fenced directory into what the regions reopen
 //!    from. Today that is [`ReadOnlyRecovery`]: read the files directly (no split/replay yet).
 //!    **Split + replay plug in here**: implement `RecoveryHook` with the engine's splitter
@@ -58,11 +59,16 @@ pub async fn fence_and_recover(
     let who = lock(&world.oracle).incs[inc].name.clone();
     let dir = naming::server_dir(server);
     let split = naming::splitting_dir(server);
-    if world.dfs.is_dir(&dir) {
-        if let Err(e) = world.dfs.rename_now(&dir, &split) {
-            world.fail(Category::Correctness, "fencing", format!("cannot rename {dir} to {split}: {e}"));
-            return None;
-        }
+    let fenced = if world.dfs.is_dir(&dir) {
+        world.dfs.rename_now(&dir, &split)
+    } else {
+        // Nothing to rename (the server never opened its WAL): leave the fence marker anyway,
+        // so a WAL that opens later can see it was declared dead.
+        world.dfs.mkdirs_now(&split)
+    };
+    if let Err(e) = fenced {
+        world.fail(Category::Correctness, "fencing", format!("cannot fence {dir} as {split}: {e}"));
+        return None;
     }
     let leases = world.dfs.revoke_leases(&split);
     world.rec.sim(&who, SimEvent::Fence { dir: split.clone(), leases });

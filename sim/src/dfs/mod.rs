@@ -246,6 +246,11 @@ impl SimDfs {
         self.lock().rename(from, to)
     }
 
+    /// Creates a directory and its parents synchronously (the master's fence marker).
+    pub fn mkdirs_now(&self, path: &str) -> io::Result<()> {
+        self.lock().mkdirs(path)
+    }
+
     /// True if `path` is a directory.
     pub fn is_dir(&self, path: &str) -> bool {
         let st = self.lock();
