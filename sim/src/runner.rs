@@ -15,6 +15,8 @@ use crate::oracle::{Category, Failure};
 
 /// Longest simulated time a run may take before madsim aborts it (a hang).
 pub const TIME_LIMIT: Duration = Duration::from_secs(3_600);
+/// Longest wall-clock time a run may take (a busy loop that never yields to the scheduler).
+pub const WALL_LIMIT: Duration = Duration::from_secs(300);
 
 /// The result of one seed.
 #[derive(Debug)]
@@ -71,14 +73,25 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
 /// Runs `seed` with `opts`; keeps the full trace when `keep_trace` (and on failure).
 pub fn run_seed(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResult {
     install_hook();
+    let repro = opts.repro_command(seed);
     let opts = opts.clone();
+    let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("sim-seed-{seed}"))
         .stack_size(16 << 20)
-        .spawn(move || run_on_this_thread(seed, &opts, keep_trace))
+        .spawn(move || {
+            let _ = tx.send(run_on_this_thread(seed, &opts, keep_trace));
+        })
         .expect("spawning a seed thread");
     let started = std::time::Instant::now();
-    let mut r = thread.join().expect("the seed thread catches its own panics");
+    let Ok(mut r) = rx.recv_timeout(WALL_LIMIT) else {
+        // A loop that never yields hangs the simulator thread with simulated time stopped;
+        // madsim cannot see it. Nothing can stop that thread, so report and end the process.
+        eprintln!("FAIL seed={seed} liveness failure, check no-hang: the run used more than {WALL_LIMIT:?} of wall-clock time (a loop that never yields?)");
+        eprintln!("  reproduce: {repro}");
+        std::process::exit(1);
+    };
+    thread.join().expect("the seed thread catches its own panics");
     r.wall_ms = started.elapsed().as_millis() as u64;
     r
 }
