@@ -1,0 +1,177 @@
+//! The workload: client tasks (HBase RPC handlers) on a region server, issuing puts with ASYNC,
+//! SYNC or FSYNC durability and the occasional `sync_all`, and a roller client forcing rolls.
+//!
+//! Protocol of one put (what the oracles rely on):
+//! 1. `append` returns the txid and seqid; the put is recorded in the model in the same poll
+//!    (no await in between), so every txid a sync can cover is already in the model.
+//! 2. For SYNC/FSYNC the client registers itself as the waiter of the txid, calls `sync_for`,
+//!    and on Ok the ack is checked against the DFS immediately (`Oracle::check_ack`).
+//! 3. The MVCC write entry is completed whatever happened (rule 3 of `hwal::wal::mvcc`).
+//!
+//! Every call is registered in the world's call registry while it runs (liveness oracle).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hwal::{Durability, Mvcc, RegionName, Wal, WalEdit, WalKey};
+
+use super::server::ServerCtl;
+use super::world::World;
+use crate::oracle::{fingerprint, Category, Put};
+use crate::rng::Dice;
+use crate::trace::lock;
+
+/// One region hosted by a server incarnation.
+pub struct Region {
+    /// Its name.
+    pub name: RegionName,
+    /// Its name, for the model.
+    pub label: Arc<str>,
+    /// Its MVCC.
+    pub mvcc: Mvcc,
+}
+
+const DURABILITIES: [Durability; 3] = [Durability::AsyncWal, Durability::SyncWal, Durability::FsyncWal];
+
+/// Draws a durability with the seed's weights.
+pub fn pick_durability(world: &World, d: &mut Dice) -> Durability {
+    DURABILITIES[d.weighted(&world.knobs.durability_weights)]
+}
+
+/// `len` pseudo-random bytes from one draw (xorshift64, 8 bytes per step).
+fn value(d: &mut Dice, len: u64) -> Vec<u8> {
+    let mut x = d.u64() | 1;
+    let mut v = Vec::with_capacity(len as usize + 8);
+    while (v.len() as u64) < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len as usize);
+    v
+}
+
+/// One put. Returns the error text if a call failed.
+pub async fn put(
+    world: &World,
+    ctl: &ServerCtl,
+    wal: &Wal,
+    region: &Region,
+    dur: Durability,
+    d: &mut Dice,
+) -> Result<(), String> {
+    let row = format!("row-{:04}", d.below(10_000));
+    let (lo, hi) = world.knobs.value_bytes;
+    let len = d.range(lo, hi);
+    let val = value(d, len);
+    let fp = fingerprint(row.as_bytes(), &val);
+    let now = world.clock.now_ms();
+    let key = WalKey::new(region.name.clone(), "t1", now);
+    let edit = WalEdit::put(row.as_bytes(), b"f", b"q", now, &val);
+    let call = world.begin_call(ctl.inc, &ctl.name, "append", 0);
+    let res = wal.append(&region.mvcc, key, edit).await;
+    world.end_call(call);
+    let a = res.map_err(|e| format!("append: {e}"))?;
+    let durability = match dur {
+        Durability::FsyncWal => 2,
+        Durability::SyncWal | Durability::UseDefault => 1,
+        _ => 0,
+    };
+    let put = Put { region: region.label.clone(), seqid: a.seqid, fp, durability };
+    if let Err((check, msg)) = lock(&world.oracle).record_put(ctl.inc, a.txid, put) {
+        world.fail(Category::Correctness, check, msg);
+    }
+    let mut result = Ok(());
+    if durability > 0 {
+        lock(&world.oracle).register_sync(ctl.inc, a.txid);
+        let call = world.begin_call(ctl.inc, &ctl.name, "sync", a.txid);
+        let r = wal.sync_for(a.txid, dur).await;
+        world.end_call(call);
+        match r {
+            Ok(()) => ack(world, ctl, a.txid, durability == 2),
+            Err(e) => result = Err(format!("sync txid {}: {e}", a.txid)),
+        }
+    }
+    region.mvcc.complete(a.write_entry);
+    result
+}
+
+/// One `sync_all`: on Ok, everything appended before the call is durable.
+pub async fn sync_all(world: &World, ctl: &ServerCtl, wal: &Wal, hsync: bool) -> Result<(), String> {
+    let upto = lock(&world.oracle).max_put(ctl.inc);
+    let call = world.begin_call(ctl.inc, &ctl.name, "sync_all", upto);
+    let r = wal.sync_all(hsync).await;
+    world.end_call(call);
+    match r {
+        Ok(()) => {
+            ack(world, ctl, upto, hsync);
+            Ok(())
+        }
+        Err(e) => Err(format!("sync_all: {e}")),
+    }
+}
+
+fn ack(world: &World, ctl: &ServerCtl, txid: u64, hsync: bool) {
+    if txid == 0 || !world.knobs.opts.ack_check {
+        let mut oracle = lock(&world.oracle);
+        let m = &mut oracle.incs[ctl.inc];
+        m.acked_sync = m.acked_sync.max(txid);
+        if hsync {
+            m.acked_fsync = m.acked_fsync.max(txid);
+        }
+        return;
+    }
+    let r = lock(&world.oracle).check_ack(ctl.inc, txid, hsync, &world.dfs);
+    if let Err((check, msg)) = r {
+        world.fail(Category::Correctness, check, msg);
+    }
+}
+
+/// A safety-phase client: ops until the budget is used up.
+pub async fn client(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regions: Arc<Vec<Region>>, mut d: Dice) {
+    while world.take_ticket() {
+        if d.chance(world.knobs.sync_all) {
+            let hsync = d.chance(0.5);
+            let _ = sync_all(&world, &ctl, &wal, hsync).await;
+        } else {
+            let region = &regions[d.below(regions.len() as u64) as usize];
+            let dur = pick_durability(&world, &mut d);
+            let _ = put(&world, &ctl, &wal, region, dur, &mut d).await;
+        }
+        world.op_done();
+        if d.chance(world.knobs.think) {
+            madsim::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// Forces a roll every `every_ms` until the safety budget is used up.
+pub async fn roller(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, every_ms: u64) {
+    loop {
+        madsim::time::sleep(Duration::from_millis(every_ms)).await;
+        if !world.in_safety() {
+            return;
+        }
+        let call = world.begin_call(ctl.inc, &ctl.name, "roll", 0);
+        let _ = wal.roll_writer(true).await;
+        world.end_call(call);
+    }
+}
+
+/// A liveness-phase client: `ops` SYNC/FSYNC puts, every one of which must succeed.
+pub async fn liveness_client(
+    world: Arc<World>,
+    ctl: Arc<ServerCtl>,
+    wal: Arc<Wal>,
+    regions: Arc<Vec<Region>>,
+    ops: u64,
+    mut d: Dice,
+) -> Result<u64, String> {
+    for _ in 0..ops {
+        let region = &regions[d.below(regions.len() as u64) as usize];
+        let dur = if d.chance(0.5) { Durability::SyncWal } else { Durability::FsyncWal };
+        put(&world, &ctl, &wal, region, dur, &mut d).await?;
+    }
+    Ok(ops)
+}

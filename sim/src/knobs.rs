@@ -1,0 +1,239 @@
+//! What a seed decides: the cluster shape, the workload mix, the engine configuration and the
+//! fault plan, all drawn from the seed (stream [`stream::KNOBS`] and the fault stream), and
+//! printed as one `key=value` line.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use hwal::core::mutant::Mutant;
+use hwal::{Config, Pipeline};
+
+use crate::faults::{FaultPlan, FaultSelect, Target};
+use crate::rng::{stream, Dice};
+
+/// Pipelines the simulator can run today. Enabling the classic pipeline once it lands is a
+/// one-line change: add `Pipeline::Classic` here.
+pub const AVAILABLE_PIPELINES: &[Pipeline] = &[Pipeline::Scheduled];
+
+/// Default client ops of the safety phase, across the cluster.
+pub const DEFAULT_OPS: u64 = 2_000;
+
+/// What the command line fixes for a run (everything else comes from the seed).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// A deliberately broken engine variant (`Mutant::None`: the real engine).
+    pub mutant: Mutant,
+    /// Which fault kinds may be enabled.
+    pub faults: FaultSelect,
+    /// Keep only these plan items (minimize / reproduction of a minimized schedule).
+    pub keep: Option<BTreeSet<usize>>,
+    /// Client ops of the safety phase.
+    pub ops: u64,
+    /// Check every acknowledgement against the DFS immediately (`Oracle::check_ack`). Off, only
+    /// the recovery and final oracles judge durability (used to measure their power alone).
+    pub ack_check: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            pipeline: Pipeline::Scheduled,
+            mutant: Mutant::None,
+            faults: FaultSelect::Swarm,
+            keep: None,
+            ops: DEFAULT_OPS,
+            ack_check: true,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The flags that reproduce a run of `seed` with these options.
+    pub fn repro_command(&self, seed: u64) -> String {
+        let mut s = format!("cargo sim run --seed {seed} --pipeline {}", self.pipeline.name());
+        if self.mutant != Mutant::None {
+            s += &format!(" --mutant {}", self.mutant.name());
+        }
+        if self.faults != FaultSelect::Swarm {
+            s += &format!(" --faults {}", self.faults.spelling());
+        }
+        if let Some(keep) = &self.keep {
+            let list: Vec<String> = keep.iter().map(|i| i.to_string()).collect();
+            s += &format!(" --keep-faults {}", if list.is_empty() { "none".into() } else { list.join(",") });
+        }
+        if self.ops != DEFAULT_OPS {
+            s += &format!(" --ops {}", self.ops);
+        }
+        if !self.ack_check {
+            s += " --no-ack-check";
+        }
+        s
+    }
+}
+
+/// Engine settings drawn per seed (the rest are `Config::default()`).
+#[derive(Clone, Debug)]
+pub struct EngineKnobs {
+    /// `Config::ring_capacity`.
+    pub ring_capacity: usize,
+    /// `Config::sync_runners`.
+    pub sync_runners: usize,
+    /// `Config::max_inflight_syncs`.
+    pub max_inflight_syncs: usize,
+    /// `Config::batch_size_bytes`.
+    pub batch_size_bytes: u64,
+    /// `Config::roll_size_bytes`.
+    pub roll_size_bytes: u64,
+    /// `Config::default_hsync`.
+    pub default_hsync: bool,
+    /// `Config::roll_on_sync`, ms.
+    pub roll_on_sync_ms: u64,
+}
+
+/// Everything a seed decides.
+#[derive(Clone, Debug)]
+pub struct Knobs {
+    /// The run seed.
+    pub seed: u64,
+    /// Options from the command line.
+    pub opts: RunOptions,
+    /// Region servers (madsim nodes).
+    pub servers: usize,
+    /// Regions per server.
+    pub regions: usize,
+    /// Client tasks per server.
+    pub clients: usize,
+    /// Data nodes of the DFS.
+    pub datanodes: usize,
+    /// Weights of ASYNC / SYNC / FSYNC puts.
+    pub durability_weights: [u32; 3],
+    /// Value sizes, bytes (inclusive range).
+    pub value_bytes: (u64, u64),
+    /// Chance that a client thinks (sleeps 1 ms) between ops.
+    pub think: f64,
+    /// Chance that an op is a `sync_all` instead of a put.
+    pub sync_all: f64,
+    /// Forced roll every this many ms (`None`: no forced rolls).
+    pub roll_every_ms: Option<u64>,
+    /// Largest normal sync latency in whole ms ticks (0: syncs only yield).
+    pub sync_ms_max: u64,
+    /// Engine settings.
+    pub engine: EngineKnobs,
+    /// Ops of each server's liveness workload.
+    pub liveness_ops: u64,
+    /// The fault plan.
+    pub plan: FaultPlan,
+}
+
+impl Knobs {
+    /// Draws the knobs of `seed`.
+    pub fn derive(seed: u64, opts: &RunOptions) -> Knobs {
+        let mut d = Dice::new(seed, stream::KNOBS);
+        let servers = d.range(3, 4) as usize;
+        let regions = d.range(1, 4) as usize;
+        let clients = d.range(2, 10) as usize;
+        let datanodes = d.range(3, 5) as usize;
+        let durability_weights = [d.range(0, 4) as u32, d.range(1, 6) as u32, d.range(0, 4) as u32];
+        let lo = d.range(8, 64);
+        let value_bytes = (lo, lo + d.range(0, 400));
+        let think = *d.pick(&[0.0, 0.1, 0.5]);
+        let sync_all = *d.pick(&[0.0, 0.01, 0.05]);
+        let roll = d.range(10, 300);
+        let roll_every_ms = d.chance(0.6).then_some(roll);
+        let sync_ms_max = d.range(0, 3);
+        let engine = EngineKnobs {
+            ring_capacity: *d.pick(&[8, 64, 1024, 16384]),
+            sync_runners: d.range(1, 5) as usize,
+            max_inflight_syncs: *d.pick(&[0, 1, 1, 2]),
+            batch_size_bytes: *d.pick(&[512, 4096, 64 * 1024]),
+            roll_size_bytes: *d.pick(&[4 * 1024, 32 * 1024, 256 * 1024, 128 * 1024 * 1024]),
+            default_hsync: d.chance(0.1),
+            roll_on_sync_ms: *d.pick(&[200, 1_000, 10_000]),
+        };
+        let liveness_ops = 8;
+        let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
+        if let Some(keep) = &opts.keep {
+            plan.retain(keep);
+        }
+        Knobs {
+            seed,
+            opts: opts.clone(),
+            servers,
+            regions,
+            clients,
+            datanodes,
+            durability_weights,
+            value_bytes,
+            think,
+            sync_all,
+            roll_every_ms,
+            sync_ms_max,
+            engine,
+            liveness_ops,
+            plan,
+        }
+    }
+
+    /// The engine configuration of server incarnation `server`.
+    pub fn config(&self, server: &str) -> Config {
+        let e = &self.engine;
+        Config {
+            server: server.to_string(),
+            pipeline: self.opts.pipeline,
+            ring_capacity: e.ring_capacity,
+            sync_runners: e.sync_runners,
+            max_inflight_syncs: e.max_inflight_syncs,
+            batch_size_bytes: e.batch_size_bytes,
+            roll_size_bytes: e.roll_size_bytes,
+            default_hsync: e.default_hsync,
+            slow_sync: Duration::from_millis(100).min(Duration::from_millis(e.roll_on_sync_ms)),
+            roll_on_sync: Duration::from_millis(e.roll_on_sync_ms),
+            roller_wake_frequency: Duration::from_millis(500),
+            sync_timeout: Duration::from_secs(120),
+            min_tolerable_replication: 2,
+            low_replication_check_interval: Duration::from_millis(500),
+            shutdown_timeout: Duration::from_secs(15),
+            mutant: self.opts.mutant,
+            ..Config::default()
+        }
+    }
+
+    /// The knobs as one `key=value` line.
+    pub fn line(&self) -> String {
+        let e = &self.engine;
+        let w = self.durability_weights;
+        format!(
+            "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
+             durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
+             sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
+             roll_on_sync_ms={} faults={}",
+            self.seed,
+            self.opts.pipeline.name(),
+            self.opts.mutant.name(),
+            self.servers,
+            self.regions,
+            self.clients,
+            self.datanodes,
+            self.opts.ops,
+            w[0],
+            w[1],
+            w[2],
+            self.value_bytes.0,
+            self.value_bytes.1,
+            self.think,
+            self.sync_all,
+            self.roll_every_ms.map_or("off".into(), |m| m.to_string()),
+            self.sync_ms_max,
+            e.ring_capacity,
+            e.sync_runners,
+            e.max_inflight_syncs,
+            e.batch_size_bytes,
+            e.roll_size_bytes,
+            e.default_hsync,
+            e.roll_on_sync_ms,
+            self.plan.kinds_line(),
+        )
+    }
+}

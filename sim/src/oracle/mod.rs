@@ -1,0 +1,194 @@
+//! The oracles (spec `hbase-wal.md` §10), and the model they check against.
+//!
+//! The model is kept per server **incarnation** (`rs1,2`: a fresh `Wal` with its own txids and
+//! its own directory, like an HBase server name with a new start code). Checks:
+//!
+//! - on every engine event ([`events`]): entries are written only as appended, to the current
+//!   epoch's file (no phantom write, region and seqid as assigned); `SyncDone` only for the
+//!   current, unbroken epoch (epoch fencing); `synced` never decreases; a sync never claims a
+//!   txid beyond what was written; each sync future completes once, with `done >= txid`, and
+//!   only for a txid somebody waits on; WAL file numbers strictly increase.
+//! - on every acknowledgement ([`Oracle::check_ack`]): a SYNC ack at txid t means every txid
+//!   <= t appended by this incarnation is hflushed in some file of it *now*; FSYNC: hsynced.
+//!   (Computed from the DFS's real lengths and the file offset each `APPEND` event ended at.)
+//! - at every recovery and at the end ([`recovery`]): every file reads as a prefix of entries
+//!   plus a clean/open/torn tail, never corrupt; every entry read is one that was appended
+//!   (same region, seqid, cells); per region, seqids strictly increase in file order except
+//!   for exact re-writes of already-seen txids (allowed after a writer failure); everything a
+//!   SYNC ack covered survives a server crash, everything an FSYNC ack covered survives power
+//!   loss, everything appended before a final `sync_all(hsync)` is there after the clean close;
+//!   a fenced zombie acked nothing the recovery did not see.
+//! - liveness (in `cluster`): once faults stop, every outstanding call returns within a bound.
+
+pub mod events;
+pub mod listener;
+pub mod recovery;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::dfs::SimDfs;
+
+/// How a failure is classified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    /// An oracle saw a wrong result.
+    Correctness,
+    /// A call did not return in time once faults stopped (or the simulation hung).
+    Liveness,
+    /// Something panicked.
+    CrashPanic,
+}
+
+impl Category {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Correctness => "correctness",
+            Category::Liveness => "liveness",
+            Category::CrashPanic => "crash-panic",
+        }
+    }
+}
+
+/// A failed check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The class.
+    pub category: Category,
+    /// Which check.
+    pub check: &'static str,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failure, check {}: {}", self.category.name(), self.check, self.message)
+    }
+}
+
+/// A correctness violation: `(check, message)`.
+pub type Violation = (&'static str, String);
+
+/// A put as the client made it.
+#[derive(Clone, Debug)]
+pub struct Put {
+    /// Region name.
+    pub region: Arc<str>,
+    /// Sequence id the WAL assigned.
+    pub seqid: u64,
+    /// Fingerprint of the cell (row + value).
+    pub fp: u64,
+    /// Durability asked for (0 async, 1 sync, 2 fsync).
+    pub durability: u8,
+}
+
+/// Fingerprint of a cell: CRC32C of the row and of the value, with the value's length.
+pub fn fingerprint(row: &[u8], value: &[u8]) -> u64 {
+    ((crc32c::crc32c(row) as u64) << 32 | crc32c::crc32c(value) as u64) ^ ((value.len() as u64) << 20)
+}
+
+/// The model of one server incarnation.
+#[derive(Debug, Default)]
+pub struct Inc {
+    /// Server name (`rs<slot>,<incarnation>`).
+    pub name: Arc<str>,
+    /// Server slot.
+    pub slot: usize,
+    /// Every put appended, by txid.
+    pub puts: BTreeMap<u64, Put>,
+    /// Highest txid acked at SYNC level or better.
+    pub acked_sync: u64,
+    /// Highest txid acked at FSYNC level.
+    pub acked_fsync: u64,
+    /// Txids present when the master fenced and read this incarnation (zombie check).
+    pub fenced: Option<BTreeSet<u64>>,
+    /// Path of the engine's current writer file.
+    pub cur_path: Option<String>,
+    pub(crate) epoch_file: BTreeMap<u32, u64>,
+    pub(crate) pending_file: Option<u64>,
+    pub(crate) last_file_number: u64,
+    pub(crate) cur_epoch: u32,
+    pub(crate) broken_epochs: BTreeSet<u32>,
+    pub(crate) last_synced: u64,
+    pub(crate) max_written: u64,
+    /// Where each txid was written: (inode, end offset).
+    pub(crate) copies: BTreeMap<u64, Vec<(u64, u64)>>,
+    pub(crate) sync_callers: BTreeSet<u64>,
+    pub(crate) futures_done: BTreeSet<u64>,
+    /// All puts <= frontier[level] were found durable at that level (0 hflush, 1 hsync).
+    frontier: [u64; 2],
+}
+
+/// The whole model.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    /// Incarnations, indexed by id.
+    pub incs: Vec<Inc>,
+}
+
+impl Oracle {
+    /// Registers a new incarnation; returns its id.
+    pub fn add_inc(&mut self, name: Arc<str>, slot: usize) -> usize {
+        self.incs.push(Inc { name, slot, ..Inc::default() });
+        self.incs.len() - 1
+    }
+
+    /// The client appended `put` at `txid`.
+    pub fn record_put(&mut self, inc: usize, txid: u64, put: Put) -> Result<(), Violation> {
+        let m = &mut self.incs[inc];
+        if let Some(old) = m.puts.insert(txid, put) {
+            return Err(("unique-txid", format!("{}: txid {txid} was returned twice (first for {old:?})", m.name)));
+        }
+        Ok(())
+    }
+
+    /// The client is about to wait for `txid`.
+    pub fn register_sync(&mut self, inc: usize, txid: u64) {
+        self.incs[inc].sync_callers.insert(txid);
+    }
+
+    /// Highest txid appended so far by `inc`.
+    pub fn max_put(&self, inc: usize) -> u64 {
+        self.incs[inc].puts.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// A sync of `txid` returned Ok at level `hsync`: everything appended up to `txid` must be
+    /// durable at that level right now.
+    pub fn check_ack(&mut self, inc: usize, txid: u64, hsync: bool, dfs: &SimDfs) -> Result<(), Violation> {
+        let m = &mut self.incs[inc];
+        m.acked_sync = m.acked_sync.max(txid);
+        if hsync {
+            m.acked_fsync = m.acked_fsync.max(txid);
+        }
+        let level = hsync as usize;
+        let from = m.frontier[level];
+        if from >= txid {
+            return Ok(());
+        }
+        for (&u, put) in m.puts.range(from + 1..=txid) {
+            let copies = m.copies.get(&u).map_or(&[][..], |v| &v[..]);
+            let durable = copies.iter().any(|&(ino, end)| end <= dfs.durable_len(ino, hsync));
+            if !durable {
+                let kind = if hsync { "hsynced" } else { "hflushed" };
+                return Err((
+                    "ack-durable",
+                    format!(
+                        "{}: a {} ack covered txid {txid}, but txid {u} ({} seqid {}) is not {kind} in any file \
+                         (copies written: {})",
+                        m.name,
+                        if hsync { "FSYNC" } else { "SYNC" },
+                        put.region,
+                        put.seqid,
+                        copies.len()
+                    ),
+                ));
+            }
+            m.frontier[level] = u;
+        }
+        m.frontier[level] = m.frontier[level].max(txid);
+        Ok(())
+    }
+}
