@@ -11,9 +11,8 @@ use hwal::{Config, Pipeline};
 use crate::faults::{FaultPlan, FaultSelect, Target};
 use crate::rng::{stream, Dice};
 
-/// Pipelines the simulator can run today. Enabling the classic pipeline once it lands is a
-/// one-line change: add `Pipeline::Classic` here.
-pub const AVAILABLE_PIPELINES: &[Pipeline] = &[Pipeline::Scheduled];
+/// Pipelines the simulator runs (`--pipeline both` runs each).
+pub const AVAILABLE_PIPELINES: &[Pipeline] = &[Pipeline::Scheduled, Pipeline::Classic];
 
 /// Default client ops of the safety phase, across the cluster.
 pub const DEFAULT_OPS: u64 = 2_000;

@@ -119,6 +119,13 @@ impl WalShared {
         cfg.validate()?;
         let fs = env.fs();
         let dir = naming::server_dir(&cfg.server);
+        // A server declared dead is fenced by renaming its directory to `-splitting` (or by
+        // creating that marker when it had none yet): a zombie must not re-create its directory
+        // and acknowledge edits nobody will ever recover.
+        let fence = naming::splitting_dir(&cfg.server);
+        if fs.metadata(&fence).await.map_err(|e| WalError::io("stat", &fence, e))?.is_some() {
+            return Err(WalError::Fenced(format!("{fence} exists: this server's WALs are being split")));
+        }
         fs.mkdirs(&dir).await.map_err(|e| WalError::io("mkdirs", &dir, e))?;
         fs.mkdirs(naming::OLD_WALS_DIR).await.map_err(|e| WalError::io("mkdirs", naming::OLD_WALS_DIR, e))?;
         let existing = fs.list(&dir).await.map_err(|e| WalError::io("list", &dir, e))?;

@@ -30,13 +30,13 @@ const STAGES: &[Stage] = &[
         name: "sweep",
         what: "simulation sweep, 2000 seeds, both pipelines",
         args: &["sim", "sweep", "--seeds", "0..2000", "--jobs", "2", "--pipeline", "both"],
-        default: false,
+        default: true,
     },
     Stage {
         name: "determinism",
         what: "same seed twice, 50 seeds",
         args: &["sim", "determinism", "--seeds", "0..50"],
-        default: false,
+        default: true,
     },
 ];
 

@@ -80,8 +80,9 @@ pub async fn fence_and_recover(
         }
     };
     let mut oracle = lock(&world.oracle);
+    let prefix = oracle.prefix_acks;
     let m = &mut oracle.incs[inc];
-    if let Err((check, msg)) = recovery::check(m, &rec, need) {
+    if let Err((check, msg)) = recovery::check(m, &rec, need, prefix) {
         drop(oracle);
         world.fail(Category::Correctness, check, msg);
         return None;
@@ -112,7 +113,7 @@ pub fn check_closed(world: &World, inc: usize, server: &str) -> bool {
         }
     };
     let oracle = lock(&world.oracle);
-    if let Err((check, msg)) = recovery::check(&oracle.incs[inc], &rec, Need::CleanClose) {
+    if let Err((check, msg)) = recovery::check(&oracle.incs[inc], &rec, Need::CleanClose, oracle.prefix_acks) {
         drop(oracle);
         world.fail(Category::Correctness, check, msg);
         return false;

@@ -210,7 +210,10 @@ impl Supervisor {
         Handle::current().resume(ctl.node);
         madsim::time::sleep(Duration::from_millis(zombie_ms)).await;
         self.kill(slot, false);
-        let r = check_fenced(&lock(&w.oracle).incs[ctl.inc], &w.dfs);
+        let r = {
+            let o = lock(&w.oracle);
+            check_fenced(&o.incs[ctl.inc], &w.dfs, o.prefix_acks)
+        };
         if let Err((check, msg)) = r {
             w.fail(Category::Correctness, check, msg);
             return;

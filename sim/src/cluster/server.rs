@@ -160,7 +160,7 @@ async fn main(world: Arc<World>, ctl: Arc<ServerCtl>, regions: Arc<Vec<Region>>)
     }
     ctl.set(Stage::LivenessDone(result));
     ctl.go_close.notified().await;
-    let synced = workload::sync_all(&world, &ctl, &wal, true).await;
+    let synced = workload::with_classic_retries(&world, || workload::sync_all(&world, &ctl, &wal, true)).await;
     let call = world.begin_call(ctl.inc, &ctl.name, "close", 0);
     let closed = wal.close().await.map_err(|e| format!("close: {e}"));
     world.end_call(call);

@@ -105,7 +105,11 @@ pub async fn sync_all(world: &World, ctl: &ServerCtl, wal: &Wal, hsync: bool) ->
     world.end_call(call);
     match r {
         Ok(()) => {
-            ack(world, ctl, upto, hsync);
+            // Classic (1.x) acks are per entry: a sync_all says nothing about other callers'
+            // entries (ones dropped while the WAL was damaged stay lost).
+            if lock(&world.oracle).prefix_acks {
+                ack(world, ctl, upto, hsync);
+            }
             Ok(())
         }
         Err(e) => Err(format!("sync_all: {e}")),
@@ -159,6 +163,44 @@ pub async fn roller(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, every
     }
 }
 
+/// Retries of a failed liveness-phase call on the classic pipeline, `CLASSIC_RETRY_MS` apart:
+/// together they outlast the roller's 1 s pause after a failed roll and the longest injected
+/// sync delay (5 s) a roll may still be waiting on when the faults stop.
+pub const CLASSIC_RETRIES: u32 = 100;
+/// Pause between two classic retries.
+pub const CLASSIC_RETRY_MS: u64 = 100;
+
+fn classic_retries(world: &World) -> u32 {
+    if world.knobs.opts.pipeline == hwal::Pipeline::Classic {
+        CLASSIC_RETRIES
+    } else {
+        0
+    }
+}
+
+/// Runs `op` once, or — on the classic pipeline, whose 1.x semantics fail calls that meet a
+/// writer broken before the faults stopped until its roll completes — up to `CLASSIC_RETRIES`
+/// more times.
+pub async fn with_classic_retries<F, Fut>(world: &World, mut op: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let retries = classic_retries(world);
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempt < retries => {
+                attempt += 1;
+                madsim::time::sleep(std::time::Duration::from_millis(CLASSIC_RETRY_MS)).await;
+            }
+            Err(e) if attempt > 0 => return Err(format!("{e} (after {attempt} retries)")),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A liveness-phase client: `ops` SYNC/FSYNC puts, every one of which must succeed.
 pub async fn liveness_client(
     world: Arc<World>,
@@ -171,7 +213,17 @@ pub async fn liveness_client(
     for _ in 0..ops {
         let region = &regions[d.below(regions.len() as u64) as usize];
         let dur = if d.chance(0.5) { Durability::SyncWal } else { Durability::FsyncWal };
-        put(&world, &ctl, &wal, region, dur, &mut d).await?;
+        let mut attempt = 0;
+        loop {
+            match put(&world, &ctl, &wal, region, dur, &mut d).await {
+                Ok(()) => break,
+                Err(_) if attempt < classic_retries(&world) => {
+                    attempt += 1;
+                    madsim::time::sleep(std::time::Duration::from_millis(CLASSIC_RETRY_MS)).await;
+                }
+                Err(e) => return Err(format!("{e} (after {attempt} retries)")),
+            }
+        }
     }
     Ok(ops)
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use hwal::Pipeline;
+
 use crate::dfs::SimDfs;
 use crate::env::WallClock;
 use crate::knobs::Knobs;
@@ -55,12 +57,13 @@ impl World {
     /// A world for `knobs`, with the safety-phase op budget.
     pub fn new(knobs: Knobs, rec: Arc<Recorder>, dfs: Arc<SimDfs>, clock: Arc<WallClock>) -> Arc<Self> {
         let budget = knobs.opts.ops;
+        let prefix_acks = knobs.opts.pipeline == Pipeline::Scheduled;
         Arc::new(Self {
             knobs,
             rec,
             dfs,
             clock,
-            oracle: Mutex::new(Oracle::default()),
+            oracle: Mutex::new(Oracle { prefix_acks, ..Oracle::default() }),
             master: Arc::from("master"),
             calls: Mutex::new((0, BTreeMap::new())),
             failure: Mutex::new(None),

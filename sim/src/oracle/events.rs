@@ -10,6 +10,7 @@ use crate::dfs::SimDfs;
 impl Oracle {
     /// Checks `ev` of incarnation `inc` and updates the model.
     pub fn on_event(&mut self, inc: usize, ev: &WalEvent, dfs: &SimDfs) -> Result<(), Violation> {
+        let prefix = self.prefix_acks;
         let m = &mut self.incs[inc];
         let name = m.name.clone();
         match ev {
@@ -86,7 +87,9 @@ impl Oracle {
                 ));
             }
             WalEvent::SyncDone { epoch, txid, synced, .. } => {
-                if *epoch != m.cur_epoch || m.broken_epochs.contains(epoch) {
+                // Epoch fencing is the 3.x protocol; a 1.x (classic) runner may finish a sync it
+                // was already doing when an append failed, and that sync is real.
+                if prefix && (*epoch != m.cur_epoch || m.broken_epochs.contains(epoch)) {
                     return Err((
                         "epoch-fencing",
                         format!(

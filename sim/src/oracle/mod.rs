@@ -120,6 +120,21 @@ pub struct Inc {
     pub(crate) futures_done: BTreeSet<u64>,
     /// All puts <= frontier[level] were found durable at that level (0 hflush, 1 hsync).
     frontier: [u64; 2],
+    /// Per-entry acks (pipelines without prefix acks): txid -> acked at hsync level.
+    pub acked_entries: BTreeMap<u64, bool>,
+}
+
+impl Inc {
+    /// The txids an ack obliges to be present after a loss of the given level (hsync: power
+    /// loss; otherwise a server crash), under the pipeline's ack contract.
+    pub fn obliged(&self, prefix_acks: bool, hsync: bool) -> Vec<u64> {
+        if prefix_acks {
+            let upto = if hsync { self.acked_fsync } else { self.acked_sync };
+            self.puts.range(..=upto).map(|(u, _)| *u).collect()
+        } else {
+            self.acked_entries.iter().filter(|(_, h)| !hsync || **h).map(|(u, _)| *u).collect()
+        }
+    }
 }
 
 /// The whole model.
@@ -127,6 +142,11 @@ pub struct Inc {
 pub struct Oracle {
     /// Incarnations, indexed by id.
     pub incs: Vec<Inc>,
+    /// The ack contract. Scheduled (HBase 3.x): a successful `sync(t)` means every append up to
+    /// `t` is durable (unacked entries are re-written after a failure). Classic (HBase 1.x): a
+    /// failed sync fails its callers and nothing is re-written, so an ack covers the caller's
+    /// own entry only.
+    pub prefix_acks: bool,
 }
 
 impl Oracle {
@@ -158,6 +178,9 @@ impl Oracle {
     /// A sync of `txid` returned Ok at level `hsync`: everything appended up to `txid` must be
     /// durable at that level right now.
     pub fn check_ack(&mut self, inc: usize, txid: u64, hsync: bool, dfs: &SimDfs) -> Result<(), Violation> {
+        if !self.prefix_acks {
+            return self.check_entry_ack(inc, txid, hsync, dfs);
+        }
         let m = &mut self.incs[inc];
         m.acked_sync = m.acked_sync.max(txid);
         if hsync {
@@ -190,5 +213,29 @@ impl Oracle {
         }
         m.frontier[level] = m.frontier[level].max(txid);
         Ok(())
+    }
+
+    /// The per-entry contract: the acked entry itself must be durable at the acked level now.
+    fn check_entry_ack(&mut self, inc: usize, txid: u64, hsync: bool, dfs: &SimDfs) -> Result<(), Violation> {
+        let m = &mut self.incs[inc];
+        let level = m.acked_entries.entry(txid).or_insert(false);
+        *level |= hsync;
+        m.acked_sync = m.acked_sync.max(txid);
+        if hsync {
+            m.acked_fsync = m.acked_fsync.max(txid);
+        }
+        let Some(put) = m.puts.get(&txid) else { return Ok(()) };
+        let copies = m.copies.get(&txid).map_or(&[][..], |v| &v[..]);
+        if copies.iter().any(|&(ino, end)| end <= dfs.durable_len(ino, hsync)) {
+            return Ok(());
+        }
+        let kind = if hsync { "hsynced" } else { "hflushed" };
+        Err((
+            "ack-durable",
+            format!(
+                "{}: txid {txid} ({} seqid {}) was acked but is not {kind} in any file",
+                m.name, put.region, put.seqid
+            ),
+        ))
     }
 }

@@ -88,7 +88,7 @@ pub fn read_dir(dfs: &SimDfs, dir: &str, server: &str) -> Result<Recovered, Viol
 }
 
 /// Checks what was read against the model of `inc`.
-pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
+pub fn check(inc: &Inc, rec: &Recovered, need: Need, prefix_acks: bool) -> Result<(), Violation> {
     let name = &inc.name;
     let mut seen: BTreeSet<u64> = BTreeSet::new();
     let mut region_max: BTreeMap<&str, u64> = BTreeMap::new();
@@ -135,16 +135,18 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
             *m = (*m).max(seqid);
         }
     }
-    let (upto, why) = match need {
-        Need::ServerCrash => (inc.acked_sync, "a SYNC/FSYNC ack"),
-        Need::PowerLoss => (inc.acked_fsync, "an FSYNC ack"),
-        Need::CleanClose => (inc.puts.keys().next_back().copied().unwrap_or(0), "the final sync_all(hsync) + close"),
+    let (obliged, why) = match need {
+        Need::ServerCrash => (inc.obliged(prefix_acks, false), "a SYNC/FSYNC ack"),
+        Need::PowerLoss => (inc.obliged(prefix_acks, true), "an FSYNC ack"),
+        Need::CleanClose if prefix_acks => (inc.puts.keys().copied().collect(), "the final sync_all(hsync) + close"),
+        Need::CleanClose => (inc.obliged(false, false), "an ack (classic: per entry)"),
     };
-    if let Some((&u, put)) = inc.puts.range(..=upto).find(|(u, _)| !rec.present.contains(u)) {
+    if let Some(u) = obliged.into_iter().find(|u| !rec.present.contains(u)) {
+        let put = &inc.puts[&u];
         return Err((
             "acked-survives",
             format!(
-                "{name}: txid {u} ({} seqid {}, durability {}) is missing after {need:?}, though {why} covered up to txid {upto}",
+                "{name}: txid {u} ({} seqid {}, durability {}) is missing after {need:?}, though {why} covered it",
                 put.region, put.seqid, put.durability
             ),
         ));
@@ -166,9 +168,9 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need) -> Result<(), Violation> {
 }
 
 /// The zombie check: every ack of a fenced incarnation must be in what the fencing read saw.
-pub fn check_fenced(inc: &Inc, dfs: &SimDfs) -> Result<(), Violation> {
+pub fn check_fenced(inc: &Inc, dfs: &SimDfs, prefix_acks: bool) -> Result<(), Violation> {
     let Some(present) = &inc.fenced else { return Ok(()) };
-    if let Some((&u, _)) = inc.puts.range(..=inc.acked_sync).find(|(u, _)| !present.contains(u)) {
+    if let Some(u) = inc.obliged(prefix_acks, false).into_iter().find(|u| !present.contains(u)) {
         let dir = naming::server_dir(&inc.name);
         let after = dfs.list_files(&dir);
         return Err((

@@ -75,7 +75,7 @@ impl Classic {
                     let damaged =
                         WalError::WriterBroken(format!("append failed, WAL damaged until the next roll: {e}"));
                     Counters::add(&self.base.counters.broken, 1);
-                    self.base.emit(WalEvent::WriterBroken { epoch: 0, requeued: 0, error: e.to_string() });
+                    self.base.emit(WalEvent::WriterBroken { epoch: self.gen(), requeued: 0, error: e.to_string() });
                     fail(&self.base, &mut hs.batch, &damaged);
                     hs.exception = Some(damaged);
                     return;
@@ -124,7 +124,7 @@ impl Classic {
         Counters::add(&self.base.counters.appended_bytes, rec.len());
         if self.base.detailed {
             let (txid, region, seqid, bytes) = (rec.txid, rec.region.clone(), rec.seqid, rec.len());
-            self.base.emit(WalEvent::Appended { txid, region, seqid, bytes, epoch: 0 });
+            self.base.emit(WalEvent::Appended { txid, region, seqid, bytes, epoch: self.gen() });
         }
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Classic {
         }
         drop(q);
         r.notify.notify_one();
-        self.base.emit(WalEvent::SyncIssued { epoch: 0, txid: seq, hsync: false, runner: hs.runner_index });
+        self.base.emit(WalEvent::SyncIssued { epoch: self.gen(), txid: seq, hsync: false, runner: hs.runner_index });
         Ok(())
     }
 
@@ -170,7 +170,7 @@ impl Classic {
             l.await;
         }
         hs.exception = None;
-        self.base.emit(WalEvent::SafePoint { epoch: 0 });
+        self.base.emit(WalEvent::SafePoint { epoch: self.gen() });
         latch.safe_point_attained().await;
     }
 }

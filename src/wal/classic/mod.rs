@@ -32,7 +32,7 @@ use crate::core::gate::ConsumerGate;
 use crate::core::latch::SafePointLatch;
 use crate::core::ring::RingConsumer;
 use crate::env::{BoxFuture, Env};
-use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
 
 use super::config::Config;
 use super::error::{WalError, WalResult};
@@ -89,6 +89,9 @@ pub(crate) struct Classic {
     stopped: AtomicBool,
     /// The current writer failed an append or a sync (cleared by the next swap).
     writer_failed: AtomicBool,
+    /// Writer generation, bumped at every swap; reported as the "epoch" of classic events (1.x
+    /// has no epochs: nothing is fenced by it).
+    generation: AtomicU32,
 }
 
 impl Classic {
@@ -124,6 +127,7 @@ impl Classic {
             handler_idle: AtomicBool::new(true),
             stopped: AtomicBool::new(false),
             writer_failed: AtomicBool::new(false),
+            generation: AtomicU32::new(0),
             base,
         });
         let me = p.clone();
@@ -149,6 +153,11 @@ impl Classic {
             let excess = lost.len() - MAX_LOST_RANGES;
             lost.drain(..excess);
         }
+    }
+
+    /// The current writer generation (for events).
+    fn gen(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// True when `txid` lies in a lost range.

@@ -69,13 +69,14 @@ impl Classic {
         let new_path = next.path().to_string();
         let highest = lock(&b.accounting).reset_highest();
         *lock(&self.writer) = Some(next);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.writer_failed.store(false, Ordering::SeqCst);
         self.entries_since_roll.store(0, Ordering::Release);
         b.roll_requested.store(false, Ordering::SeqCst);
         *lock(&self.latch) = None;
         latch.release_safe_point();
         Counters::add(&b.counters.rolls, 1);
-        b.emit(WalEvent::Rolled { old: old_path, new: new_path.clone(), epoch: 0, rewritten: 0 });
+        b.emit(WalEvent::Rolled { old: old_path, new: new_path.clone(), epoch: self.gen(), rewritten: 0 });
         let rolled =
             old.map(|w| RolledFile { number: w.file_number(), path: w.path().to_string(), highest, size: w.length() });
         (rolled, new_path)
@@ -116,8 +117,10 @@ impl Classic {
         }
         let writer = lock(&self.writer).take();
         let Some(w) = writer else { return Ok(()) };
+        // Always try the trailer: a failure may have been transient. Excuse the close of a
+        // writer known to have failed (or not drained) if it cannot finish.
         let broken = self.writer_failed.load(Ordering::SeqCst) || !drained;
-        match w.close(broken).await {
+        match w.close(!drained).await {
             Ok(()) => Ok(()),
             // A writer that already failed cannot close cleanly; nothing it held unsynced was
             // acknowledged (those syncs failed).

@@ -55,7 +55,7 @@ impl Classic {
                 Some(f) if self.base.mutant(Mutant::CompleteBeforeSync) => {
                     // Mutant: completes the futures before the data is durable.
                     let done = cur.max(unsynced);
-                    self.finish(index, first.clone(), done, hsync, Duration::ZERO);
+                    self.finish(index, first.clone(), done, unsynced, hsync, Duration::ZERO);
                     if hsync {
                         f.hsync().await.map(|_| ())
                     } else {
@@ -72,7 +72,7 @@ impl Classic {
             };
             let done = cur.max(unsynced);
             match result {
-                Ok(()) => self.finish(index, first, done, hsync, self.base.env.now().saturating_sub(start)),
+                Ok(()) => self.finish(index, first, done, unsynced, hsync, self.base.env.now().saturating_sub(start)),
                 Err(e) => self.fail(index, first, done, &e),
             }
             self.idle(index);
@@ -104,7 +104,9 @@ impl Classic {
     }
 
     /// Rule 4, success.
-    fn finish(&self, index: usize, first: Fut, done: u64, hsync: bool, elapsed: Duration) {
+    /// `done`: the ring sequence the sync covers (sync slots included, as 1.x counts it);
+    /// `written`: the highest appended txid it made durable.
+    fn finish(&self, index: usize, first: Fut, done: u64, written: u64, hsync: bool, elapsed: Duration) {
         WalShared::raise(&self.base.highest_synced, done);
         if hsync {
             WalShared::raise(&self.base.highest_hsynced, done);
@@ -126,7 +128,7 @@ impl Classic {
         Counters::add(&self.base.counters.syncs, 1);
         let synced = self.base.highest_synced.load(Ordering::Acquire);
         let elapsed_us = elapsed.as_micros() as u64;
-        self.base.emit(WalEvent::SyncDone { epoch: 0, txid: done, hsync, synced, futures, elapsed_us });
+        self.base.emit(WalEvent::SyncDone { epoch: self.gen(), txid: written, hsync, synced, futures, elapsed_us });
         self.base.post_sync(elapsed);
         let len = lock(&self.writer).as_ref().map_or(0, |w| w.length());
         if len > self.base.cfg.roll_size_bytes {
@@ -141,7 +143,7 @@ impl Classic {
             path: self.current_path(),
             source: Arc::new(std::io::Error::new(e.kind(), e.to_string())),
         };
-        self.base.emit(WalEvent::SyncFailed { epoch: 0, txid: done, error: e.to_string() });
+        self.base.emit(WalEvent::SyncFailed { epoch: self.gen(), txid: done, error: e.to_string() });
         first.complete(Err(err.clone()));
         let mut q = lock(&self.runners[index].queue);
         while q.front().is_some_and(|f| f.txid() <= done) {

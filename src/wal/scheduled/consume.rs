@@ -284,9 +284,12 @@ impl Scheduled {
     }
 
     /// HBase `syncCompleted`, epoch-checked (rule 2 of `core::epoch`).
-    pub(super) fn on_sync_completed(&self, epoch: u32, txid: u64, hsync: bool, elapsed: Duration) {
+    /// A runner's sync covering `txid` succeeded (`performed`), or the watermarks already
+    /// covered it and the runner skipped it: either way the request is done for its epoch, and
+    /// what it covers is released (a skipped safe-point sync must still let a roll proceed).
+    pub(super) fn on_sync_completed(&self, epoch: u32, txid: u64, hsync: bool, elapsed: Duration, performed: bool) {
         let mut guard = lock(&self.consumer);
-        self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed);
+        self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed, performed);
         self.unlock(guard);
     }
 
@@ -313,15 +316,15 @@ impl Scheduled {
         }
     }
 
-    /// A runner skipped a request that the watermarks already covered.
-    pub(super) fn on_sync_skipped(&self, epoch: u32) {
-        let mut guard = lock(&self.consumer);
-        self.sync_reported(&mut guard, epoch);
-        self.issue_deferred(&mut guard);
-        self.unlock(guard);
-    }
-
-    fn sync_completed_locked(&self, st: &mut ConsumerState, epoch: u32, txid: u64, hsync: bool, elapsed: Duration) {
+    fn sync_completed_locked(
+        &self,
+        st: &mut ConsumerState,
+        epoch: u32,
+        txid: u64,
+        hsync: bool,
+        elapsed: Duration,
+        performed: bool,
+    ) {
         self.sync_reported(st, epoch);
         if !self.word.accepts(epoch) {
             self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "stale-epoch-or-broken" });
@@ -342,11 +345,15 @@ impl Scheduled {
             self.release_unacked(st, txid);
         }
         let futures = self.finish_sync(st);
-        Counters::add(&self.base.counters.syncs, 1);
         let synced = self.base.highest_synced.load(Ordering::Acquire);
-        let elapsed_us = elapsed.as_micros() as u64;
-        self.base.emit(WalEvent::SyncDone { epoch, txid, hsync, synced, futures, elapsed_us });
-        self.base.post_sync(elapsed);
+        if performed {
+            Counters::add(&self.base.counters.syncs, 1);
+            let elapsed_us = elapsed.as_micros() as u64;
+            self.base.emit(WalEvent::SyncDone { epoch, txid, hsync, synced, futures, elapsed_us });
+            self.base.post_sync(elapsed);
+        } else {
+            self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "already-covered" });
+        }
         if self.try_set_ready_for_rolling(st) {
             return;
         }
@@ -403,7 +410,9 @@ impl Scheduled {
             requeue.clear();
         }
         let requeued = requeue.len() as u64;
-        st.rewrite_until = requeue.last().map_or(st.rewrite_until, |r| r.txid);
+        // Never lower it: a writer breaking again mid-re-write must not let a batch cut (and a
+        // sync claiming the rest) happen before every earlier re-queued entry is re-written.
+        st.rewrite_until = requeue.last().map_or(st.rewrite_until, |r| r.txid.max(st.rewrite_until));
         for rec in requeue.into_iter().rev() {
             st.to_write.push_front(rec);
         }

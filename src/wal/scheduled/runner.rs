@@ -3,7 +3,8 @@
 //!
 //! Rules:
 //! 1. A request already covered by the watermarks (`txid <= highest_synced`, and for hsync
-//!    `txid <= highest_hsynced`) is skipped without touching the file.
+//!    `txid <= highest_hsynced`) is not synced again, but is still reported as done, so what it
+//!    covers is released (a waiting roll depends on it).
 //! 2. Before syncing, the runner reads `highest_processed`: everything the consumer wrote up to
 //!    then is in the file's buffer, so the sync covers `max(request txid, that)`.
 //! 3. The result is reported with the request's epoch; the consumer ignores it if the writer
@@ -38,18 +39,18 @@ impl Scheduled {
                 return;
             }
             if self.covered(&req) {
-                self.on_sync_skipped(req.epoch);
+                self.on_sync_completed(req.epoch, req.txid, req.hsync, Duration::ZERO, false);
                 continue;
             }
             let txid = req.txid.max(self.base.highest_processed.load(Ordering::Acquire));
             if self.base.mutant(Mutant::CompleteBeforeSync) {
                 // Mutant: acknowledges before the data is durable.
-                self.on_sync_completed(req.epoch, txid, req.hsync, Duration::ZERO);
+                self.on_sync_completed(req.epoch, txid, req.hsync, Duration::ZERO, true);
             }
             let result = if req.hsync { req.file.hsync().await } else { req.file.hflush().await };
             let elapsed = self.base.env.now().saturating_sub(req.issued);
             match result {
-                Ok(_) => self.on_sync_completed(req.epoch, txid, req.hsync, elapsed),
+                Ok(_) => self.on_sync_completed(req.epoch, txid, req.hsync, elapsed, true),
                 Err(e) => self.on_sync_failed(
                     req.epoch,
                     req.txid,
