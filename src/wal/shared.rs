@@ -199,8 +199,14 @@ impl WalShared {
                 WalError::io("create", &path, e)
             }
         })?;
+        // HBase only warns when the pre-emptive sync fails and lets the first real sync break
+        // the writer; if nothing is written before close, that writer then fails the close. hwal
+        // refuses the writer instead: the roll fails and is retried with a new file.
         if let Err(e) = writer.file().hflush().await {
-            tracing::warn!(target: "hwal::wal", file = %path, error = %e, "pre-emptive sync failed");
+            tracing::warn!(target: "hwal::wal", file = %path, error = %e, "pre-emptive sync failed; discarding the new writer");
+            let _ = writer.file().close().await;
+            let _ = fs.delete(&path).await;
+            return Err(WalError::io("pre-emptive sync", &path, e));
         }
         self.emit(WalEvent::WriterOpened { file: path });
         Ok(writer)
