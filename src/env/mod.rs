@@ -30,7 +30,7 @@ use crate::sync::Arc;
 
 pub use block::{block_on, yield_now, Broadcast};
 pub use faulty::{FaultPlan, FaultyFs};
-pub use real::{RealEnv, RealFs};
+pub use real::{RealEnv, RealEnvBuilder, RealFs, DEFAULT_PREALLOCATE_BYTES};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -54,6 +54,12 @@ pub struct Config {
     /// due, so up to `sync_runners` overlap). On a local disk overlapping fdatasyncs of one file
     /// serialise, and one at a time lets each sync cover more writers. Default: 1.
     pub max_inflight_syncs: usize,
+    /// After a sync completes, hold the next one until about three quarters of the callers it
+    /// woke have appended again (at most `sync_coalesce_wait`), so one sync covers them too.
+    /// HBase issues the next sync at once: `false` reproduces that. Default: true.
+    pub sync_coalesce: bool,
+    /// Longest hold of `sync_coalesce`. Default: 1 ms. Minimum: 1 µs.
+    pub sync_coalesce_wait: Duration,
     /// Bytes written since the last sync that force a sync (`hbase.wal.batch.size`).
     /// Default: 64 KiB. Minimum: 1.
     pub batch_size_bytes: u64,
@@ -119,6 +125,8 @@ impl Default for Config {
             sync_runners: 5,
             sync_runner_queue: 600,
             max_inflight_syncs: 1,
+            sync_coalesce: true,
+            sync_coalesce_wait: Duration::from_millis(1),
             batch_size_bytes: 64 * 1024,
             sync_batch_count: 200,
             default_hsync: false,
@@ -181,6 +189,9 @@ impl Config {
             if d < Duration::from_millis(1) {
                 return bad(field, format!("{d:?} is below the minimum of 1 ms"));
             }
+        }
+        if self.sync_coalesce_wait < Duration::from_micros(1) {
+            return bad("sync_coalesce_wait", format!("{:?} is below the minimum of 1 µs", self.sync_coalesce_wait));
         }
         if self.roll_on_sync < self.slow_sync {
             return bad(

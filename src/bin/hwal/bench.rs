@@ -95,6 +95,15 @@ pub struct BenchArgs {
     /// Roll the WAL whenever the current file exceeds this many bytes.
     #[arg(long)]
     roll_size: Option<u64>,
+    /// Syncs in flight at once (0 = unbounded, as HBase).
+    #[arg(long, default_value_t = 1)]
+    max_inflight_syncs: usize,
+    /// Issue the next sync at once instead of letting woken writers re-append first (HBase).
+    #[arg(long)]
+    no_sync_coalesce: bool,
+    /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
+    #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
+    preallocate: u64,
     /// Samples per ceiling probe.
     #[arg(long, default_value_t = 200)]
     ceiling_samples: usize,
@@ -198,11 +207,18 @@ struct Outcome {
 }
 
 fn workload(a: &BenchArgs) -> Result<Outcome, String> {
-    let mut cfg = Config { pipeline: a.pipeline.into(), ..Config::default() };
+    let mut cfg = Config {
+        pipeline: a.pipeline.into(),
+        max_inflight_syncs: a.max_inflight_syncs,
+        sync_coalesce: !a.no_sync_coalesce,
+        ..Config::default()
+    };
     if let Some(r) = a.roll_size {
         cfg.roll_size_bytes = r;
     }
-    let wal = Arc::new(Wal::open(&a.dir, cfg).map_err(|e| e.to_string())?);
+    let env = hwal::env::RealEnv::builder(&a.dir).preallocate(a.preallocate).build().map_err(|e| e.to_string())?;
+    let listener = Arc::new(hwal::wal::listener::NoopListener);
+    let wal = Arc::new(Wal::open_blocking(env, cfg, listener).map_err(|e| e.to_string())?);
     let regions: Vec<Arc<Mvcc>> = (0..a.regions).map(|_| Arc::new(Mvcc::new(0))).collect();
     let durability = match a.durability {
         DurabilityArg::Sync => Durability::SyncWal,

@@ -5,7 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::core::mutant::Mutant;
-use crate::sync::{lock, MutexGuard, Ordering};
+use crate::sync::{lock, Arc, MutexGuard, Ordering};
 
 use super::{ConsumerState, Scheduled, SyncRequest};
 use crate::wal::listener::{Counters, RollReason, WalEvent};
@@ -151,6 +151,7 @@ impl Scheduled {
             st.entries_since_roll += 1;
             if written {
                 st.unacked.push_back(rec);
+                st.reappend_wait = st.reappend_wait.saturating_sub(1);
             }
             let len = st.writer.as_ref().map_or(0, |w| w.length());
             if len - st.file_length_at_last_sync >= batch && txid >= st.rewrite_until {
@@ -159,8 +160,11 @@ impl Scheduled {
         }
         let len = st.writer.as_ref().map_or(0, |w| w.length());
         if len - st.file_length_at_last_sync >= batch {
-            self.sync_writer(st);
+            self.sync_writer_if_allowed(st, true);
             return Ok(());
+        }
+        if st.reappend_wait == 0 {
+            self.issue_deferred(st);
         }
         if len == st.file_length_at_last_sync && st.unacked.is_empty() {
             // Only empty edits since the last sync: they are "durable" without a sync.
@@ -199,9 +203,16 @@ impl Scheduled {
 
     /// HBase `sync(writer)`: hands a sync of everything written so far to a runner.
     pub(super) fn sync_writer(&self, st: &mut ConsumerState) {
+        self.sync_writer_if_allowed(st, false);
+    }
+
+    /// `force` (a full batch, or a waiting roll) skips the coalescing hold, not the in-flight
+    /// bound.
+    fn sync_writer_if_allowed(&self, st: &mut ConsumerState, force: bool) {
         let Some(w) = st.writer.as_ref() else { return };
         let max = self.base.cfg.max_inflight_syncs;
-        if max > 0 && st.inflight_syncs >= max {
+        let hold = st.reappend_wait > 0 && !force && !self.word.load().waiting_roll();
+        if hold || (max > 0 && st.inflight_syncs >= max) {
             st.sync_deferred = true;
             return;
         }
@@ -287,10 +298,39 @@ impl Scheduled {
     /// A runner's sync covering `txid` succeeded (`performed`), or the watermarks already
     /// covered it and the runner skipped it: either way the request is done for its epoch, and
     /// what it covers is released (a skipped safe-point sync must still let a roll proceed).
-    pub(super) fn on_sync_completed(&self, epoch: u32, txid: u64, hsync: bool, elapsed: Duration, performed: bool) {
+    pub(super) fn on_sync_completed(
+        self: &Arc<Self>,
+        epoch: u32,
+        txid: u64,
+        hsync: bool,
+        elapsed: Duration,
+        performed: bool,
+    ) {
         let mut guard = lock(&self.consumer);
         self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed, performed);
+        let timer = std::mem::take(&mut guard.arm_coalesce_timer).then_some(guard.coalesce_gen);
         self.unlock(guard);
+        if let Some(gen) = timer {
+            self.start_coalesce_timer(gen);
+        }
+    }
+
+    /// Ends a `sync_coalesce` hold after `sync_coalesce_wait` if the re-appends did not.
+    fn start_coalesce_timer(self: &Arc<Self>, gen: u64) {
+        let me = self.clone();
+        let nap = self.base.env.sleep(self.base.cfg.sync_coalesce_wait);
+        self.base.env.spawn(
+            "wal-sync-coalesce",
+            Box::pin(async move {
+                nap.await;
+                let mut st = lock(&me.consumer);
+                if st.coalesce_gen == gen && st.reappend_wait > 0 {
+                    st.reappend_wait = 0;
+                    me.issue_deferred(&mut st);
+                }
+                me.unlock(st);
+            }),
+        );
     }
 
     /// A runner finished a request (any outcome): one fewer in flight for its epoch.
@@ -304,6 +344,9 @@ impl Scheduled {
     fn issue_deferred(&self, st: &mut ConsumerState) {
         if !st.sync_deferred || self.word.load().writer_broken() {
             return;
+        }
+        if st.reappend_wait > 0 && !self.word.load().waiting_roll() {
+            return; // held by `sync_coalesce`; a re-append or the fallback timer ends the hold
         }
         st.sync_deferred = false;
         if self.word.load().waiting_roll() {
@@ -346,6 +389,12 @@ impl Scheduled {
         }
         let futures = self.finish_sync(st);
         let synced = self.base.highest_synced.load(Ordering::Acquire);
+        if performed && futures > 0 && self.base.cfg.sync_coalesce {
+            // Let (most of) the callers this sync wakes append again before the next sync.
+            st.reappend_wait = (futures * 3 / 4).max(1);
+            st.coalesce_gen += 1;
+            st.arm_coalesce_timer = true;
+        }
         if performed {
             Counters::add(&self.base.counters.syncs, 1);
             let elapsed_us = elapsed.as_micros() as u64;

@@ -69,6 +69,11 @@ pub(crate) struct ConsumerState {
     sync_deferred: bool,
     /// Futures to complete once the consumer mutex is released (waking callers is slow).
     to_complete: Vec<(Fut, u64)>,
+    /// `sync_coalesce`: appends still expected from callers the last sync woke before the next
+    /// sync goes out; and the generation of the fallback timer that ends the hold.
+    reappend_wait: u64,
+    coalesce_gen: u64,
+    arm_coalesce_timer: bool,
 }
 
 /// The scheduled pipeline.
@@ -192,6 +197,9 @@ impl ConsumerState {
             inflight_syncs: 0,
             sync_deferred: false,
             to_complete: Vec::new(),
+            reappend_wait: 0,
+            coalesce_gen: 0,
+            arm_coalesce_timer: false,
         }
     }
 }

@@ -61,6 +61,8 @@ impl Scheduled {
             st.entries_since_roll = 0;
             st.inflight_syncs = 0;
             st.sync_deferred = false;
+            st.reappend_wait = 0;
+            st.coalesce_gen += 1;
             st.writer = Some(next);
             let rewritten = st.to_write.iter().take_while(|r| r.txid <= st.rewrite_until).count() as u64;
             let highest = lock(&self.base.accounting).reset_highest();
