@@ -81,6 +81,8 @@ pub struct EngineKnobs {
     pub sync_runners: usize,
     /// `Config::max_inflight_syncs`.
     pub max_inflight_syncs: usize,
+    /// `Config::sync_coalesce`.
+    pub sync_coalesce: bool,
     /// `Config::batch_size_bytes`.
     pub batch_size_bytes: u64,
     /// `Config::roll_size_bytes`.
@@ -150,6 +152,7 @@ impl Knobs {
             roll_size_bytes: *d.pick(&[4 * 1024, 32 * 1024, 256 * 1024, 128 * 1024 * 1024]),
             default_hsync: d.chance(0.1),
             roll_on_sync_ms: *d.pick(&[200, 1_000, 10_000]),
+            sync_coalesce: d.chance(0.6),
         };
         let liveness_ops = 8;
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
@@ -184,6 +187,7 @@ impl Knobs {
             ring_capacity: e.ring_capacity,
             sync_runners: e.sync_runners,
             max_inflight_syncs: e.max_inflight_syncs,
+            sync_coalesce: e.sync_coalesce,
             batch_size_bytes: e.batch_size_bytes,
             roll_size_bytes: e.roll_size_bytes,
             default_hsync: e.default_hsync,
@@ -207,7 +211,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} faults={}",
+             roll_on_sync_ms={} coalesce={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -232,6 +236,7 @@ impl Knobs {
             e.roll_size_bytes,
             e.default_hsync,
             e.roll_on_sync_ms,
+            e.sync_coalesce,
             self.plan.kinds_line(),
         )
     }
