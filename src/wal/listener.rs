@@ -53,6 +53,13 @@ pub enum WalEvent {
         /// The file.
         file: String,
     },
+    /// Detail: the consumer (or classic handler) drained a batch of trucks from the ring.
+    Drained {
+        /// Append trucks drained.
+        appends: u64,
+        /// Sync trucks drained.
+        syncs: u64,
+    },
     /// Detail: an entry was written to the current writer.
     Appended {
         /// Its txid.
@@ -192,6 +199,7 @@ impl fmt::Display for WalEvent {
         use WalEvent::*;
         match self {
             WriterOpened { file } => write!(f, "WRITER_OPEN file={file}"),
+            Drained { appends, syncs } => write!(f, "DRAIN       appends={appends} syncs={syncs}"),
             Appended { txid, region, seqid, bytes, epoch } => {
                 write!(f, "APPEND      epoch={epoch} txid={txid} region={region} seqid={seqid} bytes={bytes}")
             }

@@ -61,6 +61,10 @@ enum Cmd {
         /// Keep only these fault-plan items (as printed by `minimize`), or `none`.
         #[arg(long, hide = true)]
         keep_faults: Option<String>,
+        /// With `--pipeline both`: compare what the two pipelines made durable (per region),
+        /// ignoring events that legitimately differ; exit 1 when they disagree.
+        #[arg(long)]
+        diff: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -199,10 +203,13 @@ pub fn main() -> i32 {
             let seeds = shard(parse_seeds(&seeds)?, sh.as_deref())?;
             Ok(sweep::sweep(&seeds, jobs.max(1), &pipelines, &opts, json))
         })(),
-        Cmd::Run { seed, trace, keep_faults, common } => (|| {
+        Cmd::Run { seed, trace, keep_faults, diff, common } => (|| {
             let (pipelines, mut opts) = common.options()?;
             opts.keep = keep_faults.as_deref().map(parse_keep).transpose()?;
-            Ok(run::run(seed, &pipelines, &opts, trace.as_deref()))
+            if diff && pipelines.len() < 2 {
+                return Err("--diff compares the two pipelines: add --pipeline both".into());
+            }
+            Ok(run::run(seed, &pipelines, &opts, trace.as_deref(), diff))
         })(),
         Cmd::Determinism { seeds, jobs, common } => (|| {
             let (_, opts) = common.options()?;

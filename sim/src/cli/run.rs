@@ -35,8 +35,9 @@ fn fired_line(r: &RunResult) -> String {
 }
 
 /// `run --seed S`: returns the exit code.
-pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&str>) -> i32 {
+pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&str>, diff: bool) -> i32 {
     let mut code = 0;
+    let mut views = Vec::new();
     for &p in pipelines {
         let o = RunOptions { pipeline: p, ..opts.clone() };
         let r = run_seed(seed, &o, true);
@@ -52,6 +53,9 @@ pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&
             }
         }
         let lines = r.trace.as_ref().map_or(0, |t| t.len());
+        if diff {
+            views.push((p, tracediff::pipeline_view(&r.trace.clone().unwrap_or_default().join("\n")).join("\n")));
+        }
         match &r.failure {
             None => println!(
                 "result=ok seed={seed} pipeline={} ops={} events={lines} fired={}",
@@ -62,6 +66,15 @@ pub fn run(seed: u64, pipelines: &[Pipeline], opts: &RunOptions, trace: Option<&
             Some(_) => {
                 println!("result=FAIL seed={seed} pipeline={} events={lines} fired={}", p.name(), fired_line(&r));
                 print_failure(&r, &o, LAST_LINES);
+                code = 1;
+            }
+        }
+    }
+    if let [(pa, va), (pb, vb)] = &views[..] {
+        match tracediff::report(pa.name(), va, pb.name(), vb) {
+            None => println!("diff: {} and {} agree on every region's durable entries", pa.name(), pb.name()),
+            Some(r) => {
+                println!("diff: the pipelines disagree (with faults on, some divergence can be legitimate)\n{r}");
                 code = 1;
             }
         }

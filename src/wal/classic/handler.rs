@@ -40,14 +40,22 @@ impl Classic {
 
     /// Consumes every currently published truck; `end_of_batch` marks the last one.
     async fn process_batch(&self, hs: &mut HandlerState) {
+        let (mut appends, mut syncs) = (0, 0);
         while let Some((seq, truck)) = self.base.ring.poll(&mut hs.ring_consumer) {
             self.base.ring.release(&hs.ring_consumer);
             self.base.ring_space.notify_all();
+            match truck {
+                Truck::Append(_) => appends += 1,
+                Truck::Sync(_) => syncs += 1,
+            }
             let end_of_batch = !self.base.ring.has_published(&hs.ring_consumer);
             self.on_event(hs, truck, seq, end_of_batch).await;
             if self.stopped.load(Ordering::SeqCst) {
                 return;
             }
+        }
+        if self.base.detailed && appends + syncs > 0 {
+            self.base.emit(WalEvent::Drained { appends, syncs });
         }
     }
 

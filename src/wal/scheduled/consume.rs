@@ -93,19 +93,25 @@ impl Scheduled {
     }
 
     fn drain_ring(&self, st: &mut ConsumerState) {
-        let mut drained = false;
+        let (mut appends, mut syncs) = (0, 0);
         while let Some((seq, truck)) = self.base.ring.poll(&mut st.ring_consumer) {
             match truck {
-                Truck::Append(rec) => st.to_write.push_back(rec),
+                Truck::Append(rec) => {
+                    st.to_write.push_back(rec);
+                    appends += 1;
+                }
                 Truck::Sync(f) => {
                     st.sync_futures.insert((f.txid(), seq), f);
+                    syncs += 1;
                 }
             }
-            drained = true;
         }
-        if drained {
+        if appends + syncs > 0 {
             self.base.ring.release(&st.ring_consumer);
             self.base.ring_space.notify_all();
+            if self.base.detailed {
+                self.base.emit(WalEvent::Drained { appends, syncs });
+            }
         }
     }
 
