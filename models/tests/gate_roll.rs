@@ -159,8 +159,8 @@ fn roll_model(producers: usize, pause: Pause, how: ShouldSchedule, mutant: Mutan
 
 /// The checked configurations: (name, producers, pause, CI bound, deep bound).
 const CONFIGS: [(&str, usize, Pause, usize, usize); 4] = [
-    ("gate-roll-waiting-1p", 1, Pause::WaitingRoll, 4, 6),
-    ("gate-roll-broken-1p", 1, Pause::BrokenWriter, 4, 6),
+    ("gate-roll-waiting-1p", 1, Pause::WaitingRoll, 6, 8),
+    ("gate-roll-broken-1p", 1, Pause::BrokenWriter, 6, 8),
     ("gate-roll-waiting-2p", 2, Pause::WaitingRoll, 2, 3),
     ("gate-roll-broken-2p", 2, Pause::BrokenWriter, 2, 3),
 ];

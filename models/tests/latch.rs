@@ -89,13 +89,13 @@ fn event_model(waiting: Waiting) -> impl Fn() + Sync + Send {
 /// A signal racing with two waiters wakes both.
 #[test]
 fn async_latch_signal_wakes_every_waiter() {
-    check("async-latch", bound(3, None), latch_model(Mutant::None));
+    check("async-latch", bound(3, Some(5)), latch_model(Mutant::None));
 }
 
 /// Listen-before-check never misses a notify.
 #[test]
 fn event_listen_before_check_never_misses_a_notify() {
-    check("event", bound(3, None), event_model(Waiting::ListenThenCheck));
+    check("event", bound(3, Some(4)), event_model(Waiting::ListenThenCheck));
 }
 
 /// Mutant `LatchNoRecheck` in the latch model; deadlocks (child process).

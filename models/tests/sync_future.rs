@@ -127,13 +127,13 @@ fn timeout_model(give_up: GiveUp) -> impl Fn() + Sync + Send {
 /// A completion racing with a waiter and a second waiter: every waiter wakes with the result.
 #[test]
 fn sync_future_completion_wakes_every_waiter() {
-    check("sync-future-wake", bound(3, None), completion_wakes_waiters(Mutant::None));
+    check("sync-future-wake", bound(3, Some(5)), completion_wakes_waiters(Mutant::None));
 }
 
 /// Two completers (a success and a failure) race: exactly one wins and the waiter sees its result.
 #[test]
 fn sync_future_exactly_one_completion_wins() {
-    check("sync-future-two-completers", bound(3, None), two_completers(Mutant::None));
+    check("sync-future-two-completers", bound(4, Some(6)), two_completers(Mutant::None));
 }
 
 /// A waiter that polls once and gives up never completes the future or hides the completion.
@@ -146,7 +146,7 @@ fn sync_future_waiter_gives_up() {
 /// future completable.
 #[test]
 fn sync_future_wait_races_timeout() {
-    check("sync-future-timeout", bound(3, None), timeout_model(GiveUp::LeavePending));
+    check("sync-future-timeout", bound(4, Some(6)), timeout_model(GiveUp::LeavePending));
 }
 
 /// Mutant `SyncFutureNoRecheck` in the two-waiter model; deadlocks (child process).

@@ -144,14 +144,14 @@ fn zigzag_model(sync_outcome: SyncOutcome, mutant: Mutant) -> impl Fn() + Sync +
 /// written to the old writer afterwards.
 #[test]
 fn zigzag_no_write_after_swap() {
-    check("zigzag", bound(4, None), zigzag_model(SyncOutcome::Pending, Mutant::None));
+    check("zigzag", bound(6, None), zigzag_model(SyncOutcome::Pending, Mutant::None));
 }
 
 /// The roller's sync succeeds during the wait: success is not a safe point, the roller keeps
 /// waiting for the handler.
 #[test]
 fn zigzag_successful_sync_is_not_a_safe_point() {
-    check("zigzag-sync-ok", bound(3, Some(5)), zigzag_model(SyncOutcome::Succeeds, Mutant::None));
+    check("zigzag-sync-ok", bound(3, Some(4)), zigzag_model(SyncOutcome::Succeeds, Mutant::None));
 }
 
 /// The roller's sync fails during the wait: the roller proceeds (skipping the swap if the safe
