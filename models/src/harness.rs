@@ -105,14 +105,20 @@ where
     println!("mutant {name} caught: {}", msg.lines().next().unwrap_or(""));
 }
 
-/// Re-runs the `#[ignore]`d test `test` of the current test binary in a child process and
-/// asserts that the child fails with `needle` in its output (rule 3). For mutants whose failure
-/// aborts the process: loom's deadlock panic inside `loom::future::block_on` is followed by a
-/// panic in a destructor during cleanup, which aborts, so `catch_unwind` cannot see it.
-pub fn expect_child_failure(test: &str, needle: &str) {
+/// Re-runs the `#[ignore]`d test `test` of module `module` (pass `module_path!()`) of the current
+/// test binary in a child process and asserts that the child fails with `needle` in its output
+/// (rule 3). For mutants whose failure aborts the process: loom's deadlock panic inside
+/// `loom::future::block_on` is followed by a panic in a destructor during cleanup, which aborts,
+/// so `catch_unwind` cannot see it.
+pub fn expect_child_failure(module: &str, test: &str, needle: &str) {
+    // Test names are module paths without the crate name: `models::latch` -> `latch::test`.
+    let test = match module.split_once("::") {
+        Some((_, rest)) => format!("{rest}::{test}"),
+        None => test.to_string(),
+    };
     let exe = std::env::current_exe().expect("the test binary knows its own path");
     let out = std::process::Command::new(exe)
-        .args(["--exact", test, "--ignored", "--nocapture", "--test-threads", "1"])
+        .args(["--exact", &test, "--ignored", "--nocapture", "--test-threads", "1"])
         .output()
         .expect("re-running the test binary");
     let stdout = String::from_utf8_lossy(&out.stdout);

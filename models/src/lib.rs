@@ -1,7 +1,7 @@
 //! hwal-models: loom models of hwal's lock-free core (`hwal::core`), run with `cargo loom`.
 //!
-//! The models live in `tests/*.rs`, one file per protocol; each file is `#![cfg(hwal_loom)]`, so a
-//! plain `cargo test` compiles them to nothing. They check the production types, compiled against
+//! The models live in one test binary, `tests/models/main.rs`, one module per protocol; it is
+//! `#![cfg(hwal_loom)]`, so a plain `cargo test` compiles it to nothing. They check the production types, compiled against
 //! `hwal::sync` with loom's primitives, never re-implementations.
 //!
 //! This library holds the shared harness:

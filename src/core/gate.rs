@@ -18,7 +18,7 @@
 //!    SeqCst fence too, i.e. through [`ConsumerGate::try_schedule_unless`]. Read before the fence,
 //!    a stale "paused" and the roller's consume run missing the publish can both happen (store
 //!    buffering again), and the item waits with nobody scheduled. Found by the loom model
-//!    `models/tests/gate_roll.rs`.
+//!    `models/tests/models/gate_roll.rs`.
 
 use super::mutant::{Mutant, MutantSwitch};
 use crate::sync::{fence, AtomicBool, Ordering};

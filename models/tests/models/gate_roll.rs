@@ -18,7 +18,6 @@
 //! when this model was written) loses the wake-up — the producer reads a stale "paused" while the
 //! roller's consume run misses the publish, the store-buffering pattern of rule 3 of
 //! `core::gate`. `ConsumerGate::try_schedule_unless` reads it after the fence (rule 5).
-#![cfg(hwal_loom)]
 
 use hwal::core::epoch::{EpochAndState, RollState};
 use hwal::core::gate::ConsumerGate;

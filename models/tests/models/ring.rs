@@ -13,7 +13,6 @@
 //!    read before the producer's write happened-before it, is a loom causality violation.
 //! 4. Items arrive exactly once, in sequence order, each producer's in its own order; if every
 //!    producer finished and the next sequence is still not published, an item was lost.
-#![cfg(hwal_loom)]
 
 use hwal::core::event::Event;
 use hwal::core::mutant::{Mutant, MutantSwitch};

@@ -14,7 +14,6 @@
 //!
 //! Properties: no entry is written to a writer after it was swapped out; the end state is one of
 //! the two legal ones; and nobody hangs (a hang is a loom deadlock).
-#![cfg(hwal_loom)]
 
 use hwal::core::latch::SafePointLatch;
 use hwal::core::mutant::{Mutant, MutantSwitch};

@@ -15,7 +15,6 @@
 //!   stale-epoch completion never advances the watermark (and a current one always does);
 //! - `mark_broken` succeeds at most once per epoch, and only for the current writer;
 //! - the roll clears both bits and bumps the epoch by one.
-#![cfg(hwal_loom)]
 
 use hwal::core::epoch::EpochAndState;
 use hwal::core::mutant::{Mutant, MutantSwitch};

@@ -8,7 +8,6 @@
 //!
 //! A lost wake-up is a loom deadlock, which aborts the process: the deadlocking mutants run in a
 //! child process (`harness::expect_child_failure`).
-#![cfg(hwal_loom)]
 
 use hwal::core::event::Event;
 use hwal::core::latch::AsyncLatch;
@@ -109,7 +108,7 @@ fn mutant_latch_no_recheck() {
 /// wake-up: loom reports a deadlock.
 #[test]
 fn mutant_latch_no_recheck_is_caught() {
-    expect_child_failure("mutant_latch_no_recheck", "deadlock");
+    expect_child_failure(module_path!(), "mutant_latch_no_recheck", "deadlock");
 }
 
 /// The event model with waiters that check before listening; deadlocks (child process).
@@ -123,5 +122,5 @@ fn mutant_event_check_then_listen() {
 /// notify: loom reports a deadlock. (`Event` has no mutant hook; the misuse is the caller's.)
 #[test]
 fn mutant_event_check_then_listen_is_caught() {
-    expect_child_failure("mutant_event_check_then_listen", "deadlock");
+    expect_child_failure(module_path!(), "mutant_event_check_then_listen", "deadlock");
 }

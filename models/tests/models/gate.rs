@@ -8,7 +8,6 @@
 //!    otherwise leaves through `idle_exit(|| ring.has_published(..))`, as `consume_locked` does.
 //! 3. After every thread joined: every item was consumed exactly once, each producer's items in
 //!    order, and the flag is clear (nothing left behind with nobody scheduled).
-#![cfg(hwal_loom)]
 
 use hwal::core::gate::ConsumerGate;
 use hwal::core::mutant::{Mutant, MutantSwitch};

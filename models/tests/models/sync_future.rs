@@ -9,7 +9,6 @@
 //!
 //! Waiters block in `loom::future::block_on`, so a lost wake-up is a loom deadlock, which aborts
 //! the process: the deadlocking mutant runs in a child process (`harness::expect_child_failure`).
-#![cfg(hwal_loom)]
 
 use hwal::core::latch::AsyncLatch;
 use hwal::core::mutant::{Mutant, MutantSwitch};
@@ -167,8 +166,8 @@ fn mutant_sync_future_no_recheck_two_completers() {
 /// the wake-up in both blocking models: loom reports a deadlock.
 #[test]
 fn mutant_sync_future_no_recheck_is_caught() {
-    expect_child_failure("mutant_sync_future_no_recheck_wake", "deadlock");
-    expect_child_failure("mutant_sync_future_no_recheck_two_completers", "deadlock");
+    expect_child_failure(module_path!(), "mutant_sync_future_no_recheck_wake", "deadlock");
+    expect_child_failure(module_path!(), "mutant_sync_future_no_recheck_two_completers", "deadlock");
 }
 
 /// Model-level mutant: a waiter that fails the future when it gives up (after one poll, or on a
