@@ -13,6 +13,12 @@
 //!    in the ring with nobody scheduled (a lost wake-up).
 //! 4. The roller may force the flag on ([`ConsumerGate::force_schedule`]) while it owns the
 //!    consumer (roll and shutdown), so producers do not schedule runs meanwhile.
+//! 5. A producer that skips scheduling while the pipeline is paused (waiting-roll or a broken
+//!    writer: the roller reschedules the consumer afterwards) must read that state *after* the
+//!    SeqCst fence too, i.e. through [`ConsumerGate::try_schedule_unless`]. Read before the fence,
+//!    a stale "paused" and the roller's consume run missing the publish can both happen (store
+//!    buffering again), and the item waits with nobody scheduled. Found by the loom model
+//!    `models/tests/models/gate_roll.rs`.
 
 use super::mutant::{Mutant, MutantSwitch};
 use crate::sync::{fence, AtomicBool, Ordering};
@@ -48,11 +54,20 @@ impl ConsumerGate {
     /// Producer side (rule 1): returns true when the caller must submit a consume run.
     #[must_use]
     pub fn try_schedule(&self) -> bool {
+        self.try_schedule_unless(|| false)
+    }
+
+    /// Producer side (rules 1 and 5): as [`ConsumerGate::try_schedule`], but returns false
+    /// without touching the flag when `paused()` says the pipeline must not be scheduled now
+    /// (a roll waits, or the writer is broken). `paused` runs after the fence.
+    #[must_use]
+    pub fn try_schedule_unless(&self, paused: impl FnOnce() -> bool) -> bool {
         if self.weak() {
-            return self.scheduled.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok();
+            return !paused()
+                && self.scheduled.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok();
         }
         fence(Ordering::SeqCst);
-        if self.scheduled.load(Ordering::SeqCst) {
+        if paused() || self.scheduled.load(Ordering::SeqCst) {
             return false;
         }
         self.scheduled.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
@@ -99,6 +114,16 @@ mod tests {
         assert!(!g.is_scheduled());
         assert!(g.try_schedule());
         assert!(g.idle_exit(|| true), "work seen on re-check: the consumer keeps the flag");
+        assert!(g.is_scheduled());
+    }
+
+    /// A paused pipeline is not scheduled and the flag is left alone.
+    #[test]
+    fn paused_pipeline_is_not_scheduled() {
+        let g = ConsumerGate::new();
+        assert!(!g.try_schedule_unless(|| true));
+        assert!(!g.is_scheduled());
+        assert!(g.try_schedule_unless(|| false));
         assert!(g.is_scheduled());
     }
 }
