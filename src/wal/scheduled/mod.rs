@@ -150,9 +150,15 @@ impl PipelineImpl for Scheduled {
     }
 
     /// HBase `shouldScheduleConsumer`: no scheduling while a roll waits or the writer is broken.
+    /// The pause is read *after* the gate's fence (gate rule 5): read before it, a producer can
+    /// see "paused" while the roller, resuming the consumer, misses the producer's item — a
+    /// lost wake-up found by the `gate_roll` loom model.
     fn after_publish(&self) {
-        let s = self.word.load();
-        if !s.writer_broken() && !s.waiting_roll() && self.gate.try_schedule() {
+        let paused = || {
+            let s = self.word.load();
+            s.writer_broken() || s.waiting_roll()
+        };
+        if self.gate.try_schedule_unless(paused) {
             self.schedule_consumer();
         }
     }
