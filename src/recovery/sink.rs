@@ -64,7 +64,14 @@ impl RegionWriter {
         let file = fs.create(&path).await.map_err(|e| SplitError::io("create", &path, e))?;
         let mut buf = Vec::with_capacity(64);
         encode_header(&shared.header, &mut buf);
-        file.append(&buf).map_err(|e| SplitError::io("append", &path, e))?;
+        if let Err(e) = file.append(&buf) {
+            // Not registered anywhere yet: clean up here, or the file would outlive the split.
+            let _ = file.close().await;
+            if let Err(d) = fs.delete(&path).await {
+                tracing::warn!(target: "hwal::split", file = %path, error = %d, "cannot delete a failed output");
+            }
+            return Err(SplitError::io("append", &path, e));
+        }
         Ok(Self { file, temp_path: path, first_seqid, max_seqid: 0, max_txid: 0, edits: 0 })
     }
 
