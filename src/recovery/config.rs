@@ -12,6 +12,27 @@ pub const MAX_SPLIT_WRITER_THREADS: usize = 256;
 /// (HBase `deleteOneWithFewerEntriesToRetry`: 5).
 pub const FINALIZE_RENAME_RETRIES: u32 = 5;
 
+/// A deliberately broken recovery step, for proving that the recovery tests catch what they
+/// guard. Honoured only in builds with the `internals` feature (tests, simulator); production
+/// builds ignore it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RecoveryMutant {
+    /// The correct code.
+    #[default]
+    None,
+    /// Replay skips a cell when its seqid is at or below the *highest* store's flushed seqid
+    /// instead of its own family's (the "taking the maximum will make us fail" bug HBase's
+    /// `testReplayEditsAfterPartialFlush` guards against).
+    ReplayFilterByMaxStore,
+}
+
+impl RecoveryMutant {
+    /// True when `m` is this mutant and mutants are compiled in.
+    pub fn is(self, m: RecoveryMutant) -> bool {
+        cfg!(feature = "internals") && m != RecoveryMutant::None && self == m
+    }
+}
+
 /// How [`split_server`](super::split_server) works.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitConfig {

@@ -29,7 +29,9 @@ pub(crate) mod replay;
 mod sink;
 mod split;
 
-pub use config::{SplitConfig, FINALIZE_RENAME_RETRIES, MAX_SPLIT_WRITER_THREADS, MIN_SPLIT_BUFFER_BYTES};
+pub use config::{
+    RecoveryMutant, SplitConfig, FINALIZE_RENAME_RETRIES, MAX_SPLIT_WRITER_THREADS, MIN_SPLIT_BUFFER_BYTES,
+};
 pub use error::{ReplayError, SplitError};
 pub use flushed::{FlushedSeqids, LastFlushed, NoFlushedSeqids, StoreFileSeqids};
 pub use output::OutputReport;

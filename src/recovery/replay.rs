@@ -67,6 +67,8 @@ pub(crate) struct ReplayTarget<'a> {
     pub mode: RecoveryMode,
     /// Rule 5's option.
     pub skip_errors: bool,
+    /// A deliberately broken filter (tests only).
+    pub mutant: super::RecoveryMutant,
 }
 
 /// Replays the recovered edits of `t`, applying each kept cell with `apply(cell, seqid)`.
@@ -152,6 +154,8 @@ fn apply_entries(
     report: &mut ReplayReport,
 ) {
     let mut last_seqid = 0;
+    let max_store = t.store_seqids.values().copied().max().unwrap_or(0);
+    let by_max = t.mutant.is(super::RecoveryMutant::ReplayFilterByMaxStore);
     for ReadEntry { entry, offset, .. } in entries {
         report.entries_read += 1;
         let seqid = entry.key.seqid;
@@ -165,7 +169,7 @@ fn apply_entries(
             continue;
         }
         for cell in &entry.edit.cells {
-            let flushed = t.store_seqids.get(&cell.family).copied().unwrap_or(0);
+            let flushed = if by_max { max_store } else { t.store_seqids.get(&cell.family).copied().unwrap_or(0) };
             if cell.family == META_FAMILY || !(t.accepts_family)(&cell.family) || seqid <= flushed {
                 report.cells_skipped += 1;
                 continue;

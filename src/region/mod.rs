@@ -35,7 +35,7 @@ pub use memstore::StoredCell;
 pub use storefile::{StoreFile, STORE_FILE_MAGIC, STORE_FILE_VERSION};
 
 use crate::format::RecoveryMode;
-use crate::recovery::ReplayReport;
+use crate::recovery::{RecoveryMutant, ReplayReport};
 
 /// How a region is opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,11 +50,19 @@ pub struct RegionOptions {
     /// on instead of failing the open (`hbase.hregion.edits.replay.skip.errors`).
     /// Default: false.
     pub replay_skip_errors: bool,
+    /// A deliberately broken recovery step (honoured only with the `internals` feature).
+    /// Default: none.
+    pub mutant: RecoveryMutant,
 }
 
 impl Default for RegionOptions {
     fn default() -> Self {
-        Self { families: None, recovery_mode: RecoveryMode::TolerateTailCorruption, replay_skip_errors: false }
+        Self {
+            families: None,
+            recovery_mode: RecoveryMode::TolerateTailCorruption,
+            replay_skip_errors: false,
+            mutant: RecoveryMutant::None,
+        }
     }
 }
 

@@ -94,6 +94,7 @@ impl Region {
             accepts_family: &accepts,
             mode: self.options.recovery_mode,
             skip_errors: self.options.replay_skip_errors,
+            mutant: self.options.mutant,
         };
         let mut apply =
             |cell: &crate::wal::entry::Cell, seqid: u64| self.memstore_insert(std::slice::from_ref(cell), seqid);
