@@ -93,6 +93,8 @@ fn case() -> impl Strategy<Value = Case> {
 
 /// One acknowledged cell: (region, family, row, seqid).
 type Put = (usize, Vec<u8>, Vec<u8>, u64);
+/// Cells in store files at the crash: (region, family, seqid).
+type Flushed = BTreeSet<(usize, Vec<u8>, u64)>;
 
 fn options(mutant: RecoveryMutant) -> RegionOptions {
     RegionOptions { mutant, ..RegionOptions::with_families(&FAMILIES) }
@@ -103,13 +105,13 @@ fn region_name(i: usize) -> RegionName {
 }
 
 /// Runs the workload; returns every acknowledged cell and which of them were flushed.
-fn run_workload(root: &Root, c: &Case, mutant: RecoveryMutant) -> (Vec<Put>, BTreeSet<(usize, Vec<u8>, u64)>) {
+fn run_workload(root: &Root, c: &Case, mutant: RecoveryMutant) -> (Vec<Put>, Flushed) {
     let cfg = Config { server: "rs1".into(), pipeline: c.pipeline, ..Config::default() };
     let wal = Arc::new(Wal::open_blocking(root.env.clone(), cfg, Arc::new(NoopListener)).unwrap());
     let regions: Vec<Region> = (0..c.regions)
         .map(|i| Region::open_blocking(root.env.clone(), wal.clone(), TABLE, &region_name(i), options(mutant)).unwrap())
         .collect();
-    let (mut puts, mut flushed): (Vec<Put>, BTreeSet<_>) = (Vec::new(), BTreeSet::new());
+    let (mut puts, mut flushed): (Vec<Put>, Flushed) = (Vec::new(), BTreeSet::new());
     for (i, op) in c.ops.iter().enumerate() {
         match *op {
             Op::Put { region, families } => {

@@ -192,8 +192,9 @@ mod tests {
         ((Arc::from("t"), RegionName::new(region)), e)
     }
 
-    /// The largest free buffer is chosen, a region being written is never handed out twice,
-    /// and a writer error reaches the reader.
+    /// Mirrors HBase `EntryBuffers.getChunkToWrite` and the error path of `testIOEOnOutputThread`:
+    /// the largest free buffer is chosen, a region being written is never handed out twice, and
+    /// a writer error reaches the reader.
     #[test]
     fn chunks_are_exclusive_per_region_and_errors_surface() {
         let b = EntryBuffers::new(1 << 20, 1);

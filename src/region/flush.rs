@@ -115,14 +115,11 @@ impl Region {
         self.mvcc.complete_and_wait(we).await;
         let flushed_seqid = earliest.map_or(flush_seqid, |e| e - 1);
         let marker = WalEdit::flush_marker(FlushAction::Start, flush_seqid, self.now_ms());
-        let start_txid = match self.wal.append_marker(&self.mvcc, self.key(), marker).await {
-            Ok(a) => {
-                self.mvcc.complete(a.write_entry);
-                a.txid
-            }
+        let start_txid = match self.write_marker(marker, "append START_FLUSH", false).await {
+            Ok(txid) => txid,
             Err(e) => {
                 self.wal.abort_cache_flush(&self.name)?;
-                let cause = format!("appending START_FLUSH failed: {e}");
+                let cause = e.to_string();
                 return Err(RegionError::FlushAborted { region: self.name.to_string(), flush_seqid, cause });
             }
         };
@@ -162,13 +159,8 @@ impl Region {
     }
 
     async fn commit_marker(&self, flush_seqid: u64) -> Result<(), RegionError> {
-        let region = self.name.as_str();
         let marker = WalEdit::flush_marker(FlushAction::Commit, flush_seqid, self.now_ms());
-        let a = self.wal.append_marker(&self.mvcc, self.key(), marker).await;
-        let a = a.map_err(|e| RegionError::wal(region, "append COMMIT_FLUSH", e))?;
-        let synced = self.wal.sync(a.txid).await;
-        self.mvcc.complete(a.write_entry);
-        synced.map_err(|e| RegionError::wal(region, "sync COMMIT_FLUSH", e))
+        self.write_marker(marker, "write COMMIT_FLUSH", true).await.map(|_| ())
     }
 
     /// Rule 5; returns the error for the caller.
@@ -185,13 +177,8 @@ impl Region {
             }
         }
         let marker = WalEdit::flush_marker(FlushAction::Abort, p.flush_seqid, self.now_ms());
-        match self.wal.append_marker(&self.mvcc, self.key(), marker).await {
-            Ok(a) => {
-                self.mvcc.complete(a.write_entry);
-            }
-            Err(e) => {
-                tracing::warn!(target: "hwal::region", region = %self.name, error = %e, "ABORT_FLUSH not written")
-            }
+        if let Err(e) = self.write_marker(marker, "append ABORT_FLUSH", false).await {
+            tracing::warn!(target: "hwal::region", region = %self.name, error = %e, "ABORT_FLUSH not written");
         }
         if let Err(e) = self.wal.abort_cache_flush(&self.name) {
             return RegionError::OutOfOrder(e);

@@ -9,7 +9,10 @@
 //! 3. Append to the WAL with the region's MVCC (the seqid is assigned atomically with the ring
 //!    slot), sync at the requested durability, and only then write the memstore.
 //! 4. Complete the MVCC write entry in every case, also when the sync failed (then the memstore
-//!    is not written and the caller gets the error), or the region's read point stalls.
+//!    is not written and the caller gets the error) and when the caller's future is dropped
+//!    mid-way (a drop guard completes it), or the region's read point stalls.
+//! 6. Markers (flush, open, close) complete their MVCC entry right after the append: they put
+//!    nothing in a memstore, so readers have nothing to wait for; a sync follows when asked.
 //! 5. `SkipWal` takes a seqid from the MVCC without touching the WAL (HBase `SKIP_WAL`).
 
 use std::collections::BTreeMap;
@@ -23,6 +26,20 @@ use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 use crate::wal::api::{Durability, Wal};
 use crate::wal::entry::{Cell, CellKind, RegionEvent, RegionName, WalEdit, WalKey, META_FAMILY};
 use crate::wal::mvcc::Mvcc;
+
+/// Completes a write entry when dropped (rule 4).
+struct Completing<'a> {
+    mvcc: &'a Mvcc,
+    entry: Option<crate::wal::mvcc::WriteEntry>,
+}
+
+impl Drop for Completing<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.entry.take() {
+            self.mvcc.complete(e);
+        }
+    }
+}
 
 /// An open region: a memstore per family over immutable store files, written through a WAL.
 pub struct Region {
@@ -188,14 +205,28 @@ impl Region {
         let edit = WalEdit::new(cells);
         let appended = self.wal.append(&self.mvcc, self.key(), edit.clone()).await;
         let a = appended.map_err(|e| RegionError::wal(region, "append", e))?;
+        // Rule 4: complete whatever happens from here on, cancellation included.
+        let completing = Completing { mvcc: &self.mvcc, entry: Some(a.write_entry) };
         let synced = self.wal.sync_for(a.txid, durability).await;
         if synced.is_ok() {
             self.memstore_insert(&edit.cells, a.seqid);
         }
-        // Rule 4: complete whatever happened.
-        self.mvcc.complete(a.write_entry);
+        drop(completing);
         synced.map_err(|e| RegionError::wal(region, "sync", e))?;
         Ok(a.seqid)
+    }
+
+    /// Rule 6: appends a marker, completes its MVCC entry, and syncs it when `sync`. Returns
+    /// the marker's txid.
+    pub(super) async fn write_marker(&self, edit: WalEdit, what: &'static str, sync: bool) -> Result<u64, RegionError> {
+        let region = self.name.as_str();
+        let a = self.wal.append_marker(&self.mvcc, self.key(), edit).await;
+        let a = a.map_err(|e| RegionError::wal(region, what, e))?;
+        self.mvcc.complete(a.write_entry);
+        if sync {
+            self.wal.sync(a.txid).await.map_err(|e| RegionError::wal(region, what, e))?;
+        }
+        Ok(a.txid)
     }
 
     /// Puts one value at the current wall-clock time.
@@ -262,14 +293,7 @@ impl Region {
         self.flush_internal().await?;
         let region = self.name.as_str();
         let marker = WalEdit::region_event_marker(RegionEvent::Close, self.mvcc.read_point(), self.now_ms());
-        let a = self
-            .wal
-            .append_marker(&self.mvcc, self.key(), marker)
-            .await
-            .map_err(|e| RegionError::wal(region, "append", e))?;
-        let synced = self.wal.sync(a.txid).await;
-        self.mvcc.complete(a.write_entry);
-        synced.map_err(|e| RegionError::wal(region, "sync", e))?;
+        self.write_marker(marker, "REGION_CLOSE", true).await?;
         let dir = layout::recovered_edits_dir(&self.table, region);
         super::seqid_file::write_seqid_file(&*self.fs, region, &dir, self.mvcc.read_point()).await
     }

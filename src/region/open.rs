@@ -112,11 +112,7 @@ impl Region {
         seqid_file::write_seqid_file(&*self.fs, name, &dir, next - 1).await?;
         assert!(self.mvcc.advance_to(next), "nothing is in flight during open");
         let marker = WalEdit::region_event_marker(RegionEvent::Open, next, self.now_ms());
-        let a = self.wal.append_marker(&self.mvcc, self.key(), marker).await;
-        let a = a.map_err(|e| RegionError::wal(name, "append REGION_OPEN", e))?;
-        let synced = self.wal.sync(a.txid).await;
-        self.mvcc.complete(a.write_entry);
-        synced.map_err(|e| RegionError::wal(name, "sync REGION_OPEN", e))?;
+        self.write_marker(marker, "write REGION_OPEN", true).await?;
         tracing::info!(target: "hwal::region", region = name, open_seqid = next, applied = replay.cells_applied,
             files = replay.replayed.len(), "region opened");
         *lock(&self.open_report) =

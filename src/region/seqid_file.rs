@@ -54,3 +54,29 @@ pub(crate) async fn write_seqid_file(fs: &dyn WalFs, region: &str, dir: &str, ne
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{block_on, Env, RealEnv};
+
+    /// Mirrors HBase `WALSplitUtil.writeRegionSequenceIdFile`'s contract (exercised by
+    /// `TestWALSplit`/`TestHRegion` seqid-file tests): only the newest file is kept, writing the
+    /// same value again is a no-op, and writing a smaller one is an error naming the existing file.
+    #[test]
+    fn newest_only_and_never_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = RealEnv::builder(dir.path()).preallocate(0).build().unwrap();
+        let fs = env.fs();
+        let d = "data/t/r/recovered.edits";
+        block_on(async {
+            write_seqid_file(&*fs, "r", d, 5).await.unwrap();
+            write_seqid_file(&*fs, "r", d, 9).await.unwrap();
+            write_seqid_file(&*fs, "r", d, 9).await.unwrap();
+            assert_eq!(read_seqid_files(&*fs, "r", d).await.unwrap(), (9, vec!["9.seqid".to_string()]));
+            let e = write_seqid_file(&*fs, "r", d, 8).await.unwrap_err();
+            assert!(matches!(e, RegionError::SeqidRegression { new: 8, old: 9, .. }), "{e}");
+            assert!(e.to_string().contains("recovered.edits/9.seqid"), "{e}");
+        });
+    }
+}
