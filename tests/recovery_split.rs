@@ -482,3 +482,38 @@ fn split_refuses_with_clear_errors() {
     let e = root.split(RS, &SplitConfig::default()).unwrap_err();
     assert!(e.is_corruption() && e.to_string().contains("offset"), "{e}");
 }
+
+/// Mirrors `testTwoWorkerSplittingSameWAL`: two splitters (different worker names, so different
+/// temporary outputs) split the same server's WALs at once; both succeed (or the late one finds
+/// nothing left to split), and every region ends up with exactly one output per WAL holding
+/// exactly that WAL's entries, with no `.temp` left behind.
+#[test]
+fn two_splitters_of_the_same_wals_agree() {
+    for round in 0..3 {
+        let root = Root::new();
+        let wals = generate_wals(&root, RS, WRITERS, REGIONS, ENTRIES);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let workers: Vec<_> = ["w1", "w2"]
+            .into_iter()
+            .map(|w| {
+                let (env, barrier) = (root.env.clone(), barrier.clone());
+                let cfg = SplitConfig { worker_name: w.into(), ..SplitConfig::default() };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    block_on(split_server(&env, RS, &cfg, &NoFlushedSeqids))
+                })
+            })
+            .collect();
+        let results: Vec<_> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+        for r in &results {
+            assert!(r.is_ok() || matches!(r, Err(SplitError::NoWalDir { .. })), "round {round}: {r:?}");
+        }
+        assert!(results.iter().any(Result::is_ok));
+        for r in REGIONS {
+            assert_eq!(root.edits_files(r).len(), WRITERS as usize, "round {round}: {:?}", root.edits_files(r));
+            assert_eq!(root.recovered(r), of_region(wals.iter().flatten(), r), "round {round}");
+        }
+        assert_eq!(root.list(naming::OLD_WALS_DIR).len(), WRITERS as usize);
+        assert!(root.list(naming::WALS_DIR).is_empty());
+    }
+}

@@ -89,6 +89,9 @@ impl EntryBuffers {
             st.total_bytes += bytes;
         }
         self.changed.notify_all();
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
         loop {
             let changed = self.changed.listen();
             {
@@ -170,6 +173,27 @@ impl EntryBuffers {
             }
             changed.await;
         }
+    }
+
+    /// Makes the writers exit after their current chunk without waiting for them (the sink was
+    /// dropped: a cancelled split). Idempotent.
+    pub fn abort_now(&self) {
+        {
+            let mut st = lock(&self.state);
+            st.finished = true;
+            st.aborted = true;
+        }
+        self.changed.notify_all();
+    }
+
+    /// Checks the accounting: every buffered byte is counted in `total_bytes` (which also counts
+    /// chunks being written), and no more writers are live than started.
+    pub fn check_invariants(&self) {
+        let st = lock(&self.state);
+        let buffered: u64 = st.buffers.values().map(|(_, b)| *b).sum();
+        assert!(st.total_bytes >= buffered, "total {} below the {buffered} bytes buffered", st.total_bytes);
+        assert!(st.buffers.values().all(|(e, _)| !e.is_empty()), "an empty region buffer");
+        assert!(!st.aborted || st.finished, "aborted without finishing");
     }
 
     /// Bytes buffered or being written (for tests of the bound).

@@ -10,7 +10,9 @@
 //!    counts as holding nothing (HBase would keep it and drop ours; keeping the one with data is
 //!    the safe choice). The rename is retried up to [`FINALIZE_RENAME_RETRIES`] times.
 //! 3. A split WAL goes to `oldWALs/` (or `corrupt/`) only after every output is final. If the
-//!    destination name is taken, the file gets a `.<ms>` suffix rather than overwriting.
+//!    destination name is taken, the file gets a `.<ms>` suffix rather than overwriting; if the
+//!    WAL is already gone, another splitter of the same WAL archived it (HBase
+//!    `testTwoWorkerSplittingSameWAL`) and there is nothing to do.
 
 use std::io;
 
@@ -92,19 +94,45 @@ pub(crate) async fn finalize(fs: &dyn WalFs, out: &PendingOutput) -> Result<Outp
 }
 
 /// Rule 3: moves `path` into `dir` under its own name (or with a `.<ms>` suffix); returns the
-/// new path.
-pub(crate) async fn move_into(fs: &dyn WalFs, path: &str, dir: &str, now_ms: u64) -> Result<String, SplitError> {
+/// new path, or `None` when `path` is already gone (another splitter of the same WAL moved it).
+pub(crate) async fn move_into(
+    fs: &dyn WalFs,
+    path: &str,
+    dir: &str,
+    now_ms: u64,
+) -> Result<Option<String>, SplitError> {
+    let exists = |p: String| async move {
+        fs.metadata(&p).await.map(|m| m.is_some()).map_err(|e| SplitError::io("stat", &p, e))
+    };
     fs.mkdirs(dir).await.map_err(|e| SplitError::io("mkdirs", dir, e))?;
-    let name = crate::env::file_name(path);
-    let mut dst = format!("{dir}/{name}");
-    if fs.metadata(&dst).await.map_err(|e| SplitError::io("stat", &dst, e))?.is_some() {
-        dst = format!("{dst}.{now_ms}");
+    let plain = format!("{dir}/{}", crate::env::file_name(path));
+    for dst in [plain.clone(), format!("{plain}.{now_ms}")] {
+        if !exists(path.to_string()).await? {
+            return Ok(None);
+        }
+        if exists(dst.clone()).await? {
+            continue;
+        }
+        match fs.rename(path, &dst).await {
+            Ok(()) => {
+                if let Err(e) = fs.set_modified(&dst, now_ms).await {
+                    tracing::warn!(target: "hwal::split", file = %dst, error = %e, "cannot stamp the archive time");
+                }
+                return Ok(Some(dst));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(SplitError::io("rename", path, e)),
+        }
     }
-    fs.rename(path, &dst).await.map_err(|e| SplitError::io("rename", path, e))?;
-    if let Err(e) = fs.set_modified(&dst, now_ms).await {
-        tracing::warn!(target: "hwal::split", file = %dst, error = %e, "cannot stamp the archive time");
+    if !exists(path.to_string()).await? {
+        return Ok(None);
     }
-    Ok(dst)
+    Err(SplitError::io(
+        "rename",
+        path,
+        io::Error::new(io::ErrorKind::AlreadyExists, format!("{plain} and {plain}.{now_ms} both exist")),
+    ))
 }
 
 /// Deletes outputs of a failed split (best effort: replay never reads `.temp` files anyway).

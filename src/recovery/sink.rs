@@ -134,9 +134,16 @@ async fn writer_task(shared: Arc<SinkShared>) {
     shared.buffers.writer_exited();
 }
 
-/// The sink of one WAL's split.
+/// The sink of one WAL's split. Dropped without [`OutputSink::finish`] (the split's future was
+/// cancelled), it makes its writer tasks exit; their `.temp` files stay, never replayed.
 pub(crate) struct OutputSink {
     shared: Arc<SinkShared>,
+}
+
+impl Drop for OutputSink {
+    fn drop(&mut self) {
+        self.shared.buffers.abort_now();
+    }
 }
 
 impl OutputSink {
@@ -166,6 +173,7 @@ impl OutputSink {
     /// Rule 4: the outputs (every file still on disk, for finalizing or discarding) and the
     /// first error, if any.
     pub async fn finish(self, abort: bool) -> (Vec<PendingOutput>, Option<SplitError>) {
+        self.shared.buffers.check_invariants();
         let mut error = self.shared.buffers.close(abort).await;
         let writers = std::mem::take(&mut *lock(&self.shared.writers));
         let fs = &*self.shared.fs;

@@ -25,6 +25,7 @@
 //!    where it is, so running the split again starts over cleanly.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use super::buffers::RegionKey;
 use super::config::SplitConfig;
@@ -53,7 +54,8 @@ pub enum WalDisposition {
         /// Its path under `corrupt/`.
         to: String,
     },
-    /// The file disappeared before it could be read (nothing to do).
+    /// The file disappeared before it could be read or moved: another splitter of the same WAL
+    /// archived it (nothing to do).
     Missing,
 }
 
@@ -144,28 +146,37 @@ pub async fn split_server(
     Ok(SplitReport { server: server.to_string(), splitting_dir: dir, wals: reports, outputs })
 }
 
-/// Step 1.
+/// Step 1. The rename is tried first and the directories inspected only after it failed, so two
+/// splitters fencing the same server at once both end up splitting the `-splitting` directory.
 async fn fence(fs: &dyn WalFs, server: &str) -> Result<String, SplitError> {
     let (dir, sdir) = (naming::server_dir(server), naming::splitting_dir(server));
     let exists = |p: String| async move {
         fs.metadata(&p).await.map(|m| m.is_some()).map_err(|e| SplitError::io("stat", &p, e))
     };
+    match fs.rename(&dir, &sdir).await {
+        Ok(()) => {
+            tracing::info!(target: "hwal::split", from = %dir, to = %sdir, "WAL directory fenced");
+            return Ok(sdir);
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists) => {}
+        Err(e) => return Err(SplitError::io("rename", &dir, e)),
+    }
     match (exists(dir.clone()).await?, exists(sdir.clone()).await?) {
         (true, true) => Err(SplitError::BothDirs { dir, splitting_dir: sdir }),
-        (true, false) => {
-            fs.rename(&dir, &sdir).await.map_err(|e| SplitError::io("rename", &dir, e))?;
-            tracing::info!(target: "hwal::split", from = %dir, to = %sdir, "WAL directory fenced");
-            Ok(sdir)
-        }
-        (false, true) => Ok(sdir),
-        (false, false) => Err(SplitError::NoWalDir { server: server.to_string(), dir, splitting_dir: sdir }),
+        (false, true) => Ok(sdir), // resumed, or fenced by another splitter
+        (_, false) => Err(SplitError::NoWalDir { server: server.to_string(), dir, splitting_dir: sdir }),
     }
 }
 
 /// Step 2's order: the server's WAL files by file number; other names are left alone.
 async fn list_wals(fs: &dyn WalFs, dir: &str, server: &str) -> Result<Vec<(u64, String)>, SplitError> {
     let mut wals = Vec::new();
-    for e in fs.list(dir).await.map_err(|e| SplitError::io("list", dir, e))? {
+    let entries = match fs.list(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(), // another splitter finished
+        Err(e) => return Err(SplitError::io("list", dir, e)),
+    };
+    for e in entries {
         match naming::parse_file_number(server, &e.name) {
             Some(n) if !e.is_dir => wals.push((n, e.name)),
             _ => tracing::warn!(target: "hwal::split", dir, name = %e.name, "not a WAL file of the server; left alone"),
@@ -176,12 +187,20 @@ async fn list_wals(fs: &dyn WalFs, dir: &str, server: &str) -> Result<Vec<(u64, 
 }
 
 async fn remove_if_empty(fs: &dyn WalFs, dir: &str) -> Result<(), SplitError> {
-    if fs.list(dir).await.map_err(|e| SplitError::io("list", dir, e))?.is_empty() {
-        fs.delete(dir).await.map_err(|e| SplitError::io("delete", dir, e))?;
-    } else {
-        tracing::warn!(target: "hwal::split", dir, "splitting directory not empty after the split; kept");
+    let gone = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+    match fs.list(dir).await {
+        Ok(entries) if entries.is_empty() => match fs.delete(dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(SplitError::io("delete", dir, e)),
+        },
+        Ok(_) => {
+            tracing::warn!(target: "hwal::split", dir, "splitting directory not empty after the split; kept");
+            Ok(())
+        }
+        Err(e) if gone(&e) => Ok(()),
+        Err(e) => Err(SplitError::io("list", dir, e)),
     }
-    Ok(())
 }
 
 /// What reading one WAL produced (step 2).
@@ -217,7 +236,7 @@ impl SplitRun<'_> {
         self.fs.recover_lease(path).await.map_err(|e| SplitError::io("recover lease", path, e))?;
         let parsed = match self.fs.read(path).await {
             Ok(bytes) => self.parse(path, &bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(report),
             Err(e) if self.cfg.skip_errors => {
                 Parsed { entries: Vec::new(), damage: Some(e.to_string()), corrupt: true }
             }
@@ -325,14 +344,17 @@ impl SplitRun<'_> {
     /// Step 5's move of one WAL.
     async fn dispose(&self, r: &WalReport) -> Result<WalDisposition, SplitError> {
         let now = self.env.wall_clock_ms();
+        let fs = &*self.fs;
         Ok(match r.disposition {
             WalDisposition::Missing => WalDisposition::Missing,
-            WalDisposition::Archived { .. } => {
-                WalDisposition::Archived { to: output::move_into(&*self.fs, &r.path, naming::OLD_WALS_DIR, now).await? }
-            }
-            WalDisposition::Corrupt { .. } => {
-                WalDisposition::Corrupt { to: output::move_into(&*self.fs, &r.path, naming::CORRUPT_DIR, now).await? }
-            }
+            WalDisposition::Archived { .. } => match output::move_into(fs, &r.path, naming::OLD_WALS_DIR, now).await? {
+                Some(to) => WalDisposition::Archived { to },
+                None => WalDisposition::Missing,
+            },
+            WalDisposition::Corrupt { .. } => match output::move_into(fs, &r.path, naming::CORRUPT_DIR, now).await? {
+                Some(to) => WalDisposition::Corrupt { to },
+                None => WalDisposition::Missing,
+            },
         })
     }
 }
