@@ -33,8 +33,16 @@ pub mod env;
 #[cfg(not(hwal_loom))]
 pub mod format;
 #[cfg(not(hwal_loom))]
+pub mod recovery;
+#[cfg(not(hwal_loom))]
+pub mod region;
+#[cfg(not(hwal_loom))]
 pub mod wal;
 
+#[cfg(not(hwal_loom))]
+pub use recovery::{split_server, FlushedSeqids, SplitConfig, SplitError, SplitReport, StoreFileSeqids};
+#[cfg(not(hwal_loom))]
+pub use region::{Region, RegionError, RegionOptions, StoredCell};
 #[cfg(not(hwal_loom))]
 pub use wal::{
     api::{Durability, Wal},

@@ -4,7 +4,7 @@
 //! run in parallel. Each fault is a counter or a setting on the plan:
 //! - sync latency (every hflush/hsync waits this long first), and a count of "slow" syncs with
 //!   their own latency;
-//! - a count of syncs, appends and creates to fail;
+//! - a count of syncs, appends, creates and whole-file reads to fail;
 //! - sticky breakage: after an injected append or sync failure the file stays broken, like a DFS
 //!   output stream whose pipeline failed (every later call on it fails);
 //! - a replication override, for low-replication rolls.
@@ -26,6 +26,7 @@ struct PlanState {
     fail_syncs: u64,
     fail_appends: u64,
     fail_creates: u64,
+    fail_reads: u64,
     sticky: bool,
     replication: Option<u32>,
 }
@@ -66,6 +67,10 @@ impl FaultPlan {
     /// The next `n` file creations fail.
     pub fn fail_next_creates(&self, n: u64) {
         lock(&self.state).fail_creates = n;
+    }
+    /// The next `n` whole-file reads fail (a read error that is not an end of file).
+    pub fn fail_next_reads(&self, n: u64) {
+        lock(&self.state).fail_reads = n;
     }
     /// After an injected failure, the file stays broken.
     pub fn set_sticky(&self, sticky: bool) {
@@ -143,7 +148,13 @@ impl WalFs for FaultyFs {
         self.inner.mkdirs(path)
     }
     fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<Vec<u8>>> {
-        self.inner.read(path)
+        Box::pin(async move {
+            if FaultPlan::take(&mut lock(&self.plan.state).fail_reads) {
+                self.plan.injected.fetch_add(1, Ordering::SeqCst);
+                return Err(injected("read", path));
+            }
+            self.inner.read(path).await
+        })
     }
     fn rename<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, io::Result<()>> {
         self.inner.rename(from, to)
@@ -159,6 +170,9 @@ impl WalFs for FaultyFs {
     }
     fn set_modified<'a>(&'a self, path: &'a str, modified_ms: u64) -> BoxFuture<'a, io::Result<()>> {
         self.inner.set_modified(path, modified_ms)
+    }
+    fn recover_lease<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        self.inner.recover_lease(path)
     }
 }
 

@@ -3,7 +3,9 @@
 //! The engine reaches the outside world only through [`Env`], so one codebase runs
 //! - for real ([`RealEnv`]: a tokio runtime, `std::fs`, fdatasync on blocking threads),
 //! - in simulation (`hwal-sim`'s `SimEnv`: madsim tasks and time, a seeded ChaCha8, SimDfs),
-//! - with injected faults ([`FaultyFs`] around any [`WalFs`]).
+//! - with injected faults ([`FaultyFs`] around any [`WalFs`]),
+//! - with HDFS-style leases ([`LeaseFs`] around any [`WalFs`]), so lease recovery fences
+//!   zombie writers on local disk too.
 //!
 //! Rules:
 //! 1. Engine tasks wait only on futures. Nothing in the engine blocks a thread: file calls that
@@ -16,6 +18,7 @@
 
 mod block;
 mod faulty;
+mod lease;
 mod real;
 
 use std::future::Future;
@@ -30,6 +33,7 @@ use crate::sync::Arc;
 
 pub use block::{block_on, yield_now, Broadcast};
 pub use faulty::{FaultPlan, FaultyFs};
+pub use lease::{with_fs, LeaseFs};
 pub use real::{RealEnv, RealEnvBuilder, RealFs, DEFAULT_PREALLOCATE_BYTES};
 
 /// A boxed, sendable future.
@@ -97,6 +101,14 @@ pub trait WalFs: Send + Sync {
     /// Sets a file's modification time (the archiver stamps archive time, which the cleaner's
     /// TTL counts from). Filesystems without settable times keep the default no-op.
     fn set_modified<'a>(&'a self, _path: &'a str, _modified_ms: u64) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Recovers the lease on `path` (HDFS `recoverLease`): once this returns, the file's
+    /// length is final and any writer that still holds it open (a zombie server) fails on its
+    /// next append, hflush, hsync or close. Log splitting calls it before reading each WAL.
+    /// Filesystems without leases (local disk) keep the default no-op; [`LeaseFs`] adds them
+    /// to any filesystem.
+    fn recover_lease<'a>(&'a self, _path: &'a str) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -92,6 +92,17 @@ impl Wal {
         with_pipeline!(&self.engine, p => p.base())
     }
 
+    /// A `Closed` error of a WAL that closed itself because it was fenced reads `Fenced`.
+    fn explain<T>(&self, r: WalResult<T>) -> WalResult<T> {
+        match r {
+            Err(WalError::Closed) => match lock(&self.base().fenced).clone() {
+                Some(reason) => Err(WalError::Fenced(reason)),
+                None => Err(WalError::Closed),
+            },
+            other => other,
+        }
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.base().cfg
@@ -105,13 +116,13 @@ impl Wal {
     /// Appends a data edit of the region owning `mvcc`. The region sequence id is assigned
     /// atomically with the txid. Complete the returned write entry once done with it.
     pub async fn append(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
-        with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, true).await)
+        self.explain(with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, true).await))
     }
 
     /// Appends a meta marker (flush, compaction, region event): written to the log, never
     /// counted as unflushed memstore data.
     pub async fn append_marker(&self, mvcc: &Mvcc, key: WalKey, edit: WalEdit) -> WalResult<Appended> {
-        with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, false).await)
+        self.explain(with_pipeline!(&self.engine, p => shared::append(&**p, mvcc, key, edit, false).await))
     }
 
     /// Blocking [`Wal::append_marker`].
@@ -140,7 +151,7 @@ impl Wal {
             Durability::SyncWal => false,
             Durability::FsyncWal => true,
         };
-        with_pipeline!(&self.engine, p => shared::sync(&**p, txid, hsync).await)
+        self.explain(with_pipeline!(&self.engine, p => shared::sync(&**p, txid, hsync).await))
     }
 
     /// Blocking [`Wal::sync_for`].
@@ -156,12 +167,12 @@ impl Wal {
 
     /// Waits until everything appended before the call is durable; `hsync` forces hsync.
     pub async fn sync_all(&self, hsync: bool) -> WalResult<()> {
-        with_pipeline!(&self.engine, p => shared::sync_all(&**p, hsync).await)
+        self.explain(with_pipeline!(&self.engine, p => shared::sync_all(&**p, hsync).await))
     }
 
     /// Rolls the writer to a new file. Without `force`, a file with no entries is kept.
     pub async fn roll_writer(&self, force: bool) -> WalResult<Option<RollOutcome>> {
-        with_pipeline!(&self.engine, p => shared::roll_writer(p, force).await)
+        self.explain(with_pipeline!(&self.engine, p => shared::roll_writer(p, force).await))
     }
 
     /// Blocking [`Wal::roll_writer`].
@@ -169,7 +180,8 @@ impl Wal {
         block_on(self.roll_writer(force))
     }
 
-    /// Closes the WAL: syncs and closes the current file; pending syncs fail with `Closed`.
+    /// Closes the WAL: syncs and closes the current file; pending syncs fail with `Closed`
+    /// (`Fenced` once the WAL closed itself because its directory was fenced for splitting).
     pub async fn close(&self) -> WalResult<()> {
         with_pipeline!(&self.engine, p => shared::close(p).await)
     }

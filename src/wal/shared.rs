@@ -63,6 +63,9 @@ pub(crate) struct WalShared {
     pub highest_processed: AtomicU64,
     pub closed: AtomicBool,
     pub closed_event: Event,
+    /// Why the WAL closed itself after being fenced (its directory was renamed for splitting);
+    /// calls refused with `Closed` report `Fenced` with this reason instead.
+    pub fenced: Mutex<Option<String>>,
     pub accounting: Mutex<Accounting>,
     pub cleaner: LogCleaner,
     pub roll_lock: tokio::sync::Mutex<RollerState>,
@@ -146,6 +149,7 @@ impl WalShared {
             highest_processed: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_event: Event::new(),
+            fenced: Mutex::new(None),
             accounting: Mutex::new(Accounting::new()),
             roll_lock: tokio::sync::Mutex::new(RollerState::new(now)),
             roll_requested: AtomicBool::new(false),
@@ -369,7 +373,10 @@ pub(crate) async fn roll_writer<P: PipelineImpl>(p: &Arc<P>, force: bool) -> Wal
     let next = match b.create_writer().await {
         Ok(w) => w,
         Err(e) => {
+            // The roll is still needed: keep it requested and wake the roller, or a request
+            // made meanwhile (a broken writer) would wait for the roller's next periodic wake.
             b.roll_requested.store(true, Ordering::SeqCst);
+            b.roll_event.notify_all();
             return Err(e);
         }
     };
@@ -405,6 +412,17 @@ async fn roller_task<P: PipelineImpl>(p: Arc<P>) {
             match roll_writer(&p, true).await {
                 Ok(_) => {}
                 Err(WalError::Closed) => return,
+                Err(WalError::Fenced(reason)) => {
+                    // The directory was renamed for log splitting: no writer can ever be created
+                    // again (HBase aborts the server). Close now, so every waiter fails with a
+                    // clear `Fenced` error instead of waiting out its sync timeout.
+                    tracing::error!(target: "hwal::wal", %reason, "WAL fenced; closing");
+                    *crate::sync::lock(&b.fenced) = Some(reason);
+                    if let Err(e) = close(&p).await {
+                        tracing::warn!(target: "hwal::wal", error = %e, "closing the fenced WAL failed");
+                    }
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(target: "hwal::wal", error = %e, "roll failed; retrying");
                     b.env.sleep(b.cfg.roller_wake_frequency.min(Duration::from_secs(1))).await;

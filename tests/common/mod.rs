@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: reading a server's WAL back from disk.
 #![allow(dead_code)]
 
+pub mod recovery;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;

@@ -404,6 +404,23 @@ mod tests {
         assert!(err.contains("b-foreign: not a readable hwal log: offset 0: expected magic"), "{err}");
     }
 
+    /// Dump reads recovered-edits files (split outputs) like WALs: every entry, one line each.
+    #[test]
+    fn dump_reads_recovered_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("0000000000000000102");
+        let mut bytes = Vec::new();
+        encode_header(&FileHeader::new(FileKind::RecoveredEdits, "rs1", 7, 0, "hwal/split"), &mut bytes);
+        encode_entry(&entry(1), &mut bytes);
+        encode_entry(&entry(2), &mut bytes);
+        encode_trailer(&Trailer { entries: 2, max_txid: 2, max_seqid: 102 }, &mut bytes);
+        fs::write(&file, &bytes).unwrap();
+        let (code, out, err) = run_dump(&file, false, ABS);
+        assert_eq!((code, err.as_str()), (EXIT_OK, ""));
+        assert_eq!(out.lines().count(), 2);
+        assert!(out.lines().nth(1).unwrap().contains("region=r1 seqid=102"), "{out}");
+    }
+
     /// A path that does not exist is an I/O failure, reported on the error stream.
     #[test]
     fn missing_path_is_io_error() {

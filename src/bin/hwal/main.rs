@@ -1,10 +1,11 @@
-//! The `hwal` command line: benchmark, load generator and file inspection.
+//! The `hwal` command line: benchmark, load generator, file inspection and crash recovery.
 //!
 //! The flags below are a contract our own checks rely on; keep them stable.
 
 mod bench;
 mod inspect;
 mod load;
+mod recover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use hwal::format::RecoveryMode;
 use hwal::Pipeline;
 
 #[derive(Parser)]
-#[command(name = "hwal", version, about = "HBase-style write-ahead log: bench, load, dump, verify")]
+#[command(name = "hwal", version, about = "HBase-style write-ahead log: bench, load, dump, verify, split, replay")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,6 +73,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "tolerate-tail")]
         mode: ModeArg,
     },
+    /// Split a dead server's WALs into per-region recovered edits (fences its WAL directory).
+    Split(recover::SplitArgs),
+    /// Open a region (replaying its recovered edits) and print every cell it then holds.
+    Replay(recover::ReplayArgs),
     /// Check every WAL file under a directory: entries, last valid offset, state.
     Verify {
         /// The directory.
@@ -87,6 +92,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Bench(a) => bench::run(a),
         Command::Load(a) => load::run(a),
+        Command::Split(a) => recover::split(a),
+        Command::Replay(a) => recover::replay(a),
         Command::Dump { path, json, mode } => {
             inspect::dump(&path, json, mode.into(), &mut std::io::stdout(), &mut std::io::stderr())
         }
