@@ -162,7 +162,7 @@ impl Wal {
             Durability::SyncWal => false,
             Durability::FsyncWal => true,
         };
-        with_pipeline!(&self.engine, p => shared::sync_blocking(&**p, txid, hsync))
+        self.explain(with_pipeline!(&self.engine, p => shared::sync_blocking(&**p, txid, hsync)))
     }
 
     /// Waits until everything appended before the call is durable; `hsync` forces hsync.
