@@ -113,6 +113,9 @@ pub trait WalFs: Send + Sync {
     }
 }
 
+/// Completion of a [`WalFile::sync_then`]: the synced length, or the error.
+pub type SyncDone = Box<dyn FnOnce(io::Result<u64>) + Send>;
+
 /// A file open for appending.
 pub trait WalFile: Send + Sync {
     /// The file's path.
@@ -123,6 +126,12 @@ pub trait WalFile: Send + Sync {
     fn hflush(&self) -> BoxFuture<'_, io::Result<u64>>;
     /// Makes everything appended so far survive power loss. Returns the synced length.
     fn hsync(&self) -> BoxFuture<'_, io::Result<u64>>;
+    /// Starts an hsync (`hsync`) or hflush and calls `done` with its result, on whatever thread
+    /// finishes it, without the caller awaiting. A file that cannot do this hands `done` back
+    /// (the default), and the caller awaits [`WalFile::hsync`] / [`WalFile::hflush`] instead.
+    fn sync_then(&self, _hsync: bool, done: SyncDone) -> Result<(), SyncDone> {
+        Err(done)
+    }
     /// Bytes appended so far (including unflushed).
     fn len(&self) -> u64;
     /// True when nothing was appended.

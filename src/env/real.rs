@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::{Handle, Runtime};
 
-use super::{BoxFuture, DirEntry, Env, FaultPlan, FaultyFs, FileMeta, WalFile, WalFs};
+use super::{BoxFuture, DirEntry, Env, FaultPlan, FaultyFs, FileMeta, SyncDone, WalFile, WalFs};
 use crate::sync::{lock, Arc, Mutex};
 
 /// Default preallocation chunk of WAL files on local disk.
@@ -189,7 +189,6 @@ fn modified_ms(m: &std::fs::Metadata) -> u64 {
 impl WalFs for RealFs {
     fn create<'a>(&'a self, path: &'a str) -> BoxFuture<'a, io::Result<Arc<dyn WalFile>>> {
         let full = self.resolve(path);
-        let handle = self.handle.clone();
         let name = path.to_string();
         let chunk = self.preallocate_bytes;
         let fut = self.blocking(move || {
@@ -201,7 +200,7 @@ impl WalFs for RealFs {
         });
         Box::pin(async move {
             let file = fut.await?;
-            let f: Arc<dyn WalFile> = Arc::new(RealFile::new(name, file, handle, chunk));
+            let f: Arc<dyn WalFile> = Arc::new(RealFile::new(name, file, chunk)?);
             Ok(f)
         })
     }
@@ -345,14 +344,18 @@ impl FileInner {
     }
 }
 
-/// A local file open for appending.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A local file open for appending. Its flushes run, in order, on a dedicated I/O thread: the
+/// thread that finishes an fdatasync also runs the caller's completion (`sync_then`), so a
+/// group-commit cycle needs no hop back into the async runtime.
 struct RealFile {
     inner: Arc<FileInner>,
-    handle: Handle,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl RealFile {
-    fn new(path: String, file: File, handle: Handle, chunk: u64) -> Self {
+    fn new(path: String, file: File, chunk: u64) -> io::Result<Self> {
         let io_side =
             IoSide { file: Some(file), written: 0, allocated: 0, chunk, spare: Vec::with_capacity(64 * 1024) };
         let inner = FileInner {
@@ -360,13 +363,31 @@ impl RealFile {
             pending: Mutex::new(Pending { data: Vec::with_capacity(64 * 1024), appended: 0, closed: false }),
             io: Mutex::new(io_side),
         };
-        Self { inner: Arc::new(inner), handle }
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new().name("hwal-io".into()).spawn(move || {
+            for job in rx {
+                job();
+            }
+        })?;
+        Ok(Self { inner: Arc::new(inner), jobs })
     }
 
-    fn flush_async(&self, sync: bool) -> BoxFuture<'_, io::Result<u64>> {
+    /// Runs `f` on the I/O thread and resolves with its result.
+    fn on_io_thread<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&FileInner) -> io::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, io::Result<T>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = self.inner.clone();
-        let task = self.handle.spawn_blocking(move || inner.flush(sync));
-        Box::pin(async move { task.await.map_err(|e| io::Error::other(format!("flush task failed: {e}")))? })
+        let sent = self.jobs.send(Box::new(move || {
+            let _ = tx.send(f(&inner));
+        }));
+        let path = self.inner.path.clone();
+        Box::pin(async move {
+            sent.map_err(|_| io::Error::other(format!("{what} of {path}: the I/O thread is gone")))?;
+            rx.await.map_err(|_| io::Error::other(format!("{what} of {path}: the I/O thread dropped the request")))?
+        })
     }
 }
 
@@ -386,11 +407,20 @@ impl WalFile for RealFile {
     }
 
     fn hflush(&self) -> BoxFuture<'_, io::Result<u64>> {
-        self.flush_async(false)
+        self.on_io_thread("hflush", |f| f.flush(false))
     }
 
     fn hsync(&self) -> BoxFuture<'_, io::Result<u64>> {
-        self.flush_async(true)
+        self.on_io_thread("hsync", |f| f.flush(true))
+    }
+
+    fn sync_then(&self, hsync: bool, done: SyncDone) -> Result<(), SyncDone> {
+        let inner = self.inner.clone();
+        let job: Job = Box::new(move || done(inner.flush(hsync)));
+        if let Err(e) = self.jobs.send(job) {
+            (e.0)(); // the I/O thread is gone (it never exits while the file lives): flush here
+        }
+        Ok(())
     }
 
     fn len(&self) -> u64 {
@@ -402,8 +432,7 @@ impl WalFile for RealFile {
     }
 
     fn close(&self) -> BoxFuture<'_, io::Result<()>> {
-        let inner = self.inner.clone();
-        let task = self.handle.spawn_blocking(move || {
+        self.on_io_thread("close", |inner| {
             {
                 // Drop the zero tail before the last bytes (the trailer) go out, so a crash
                 // at any point leaves either no trailer or a trailer at the very end.
@@ -422,7 +451,6 @@ impl WalFile for RealFile {
                 file.sync_all()?;
             }
             Ok(())
-        });
-        Box::pin(async move { task.await.map_err(|e| io::Error::other(format!("close task failed: {e}")))? })
+        })
     }
 }

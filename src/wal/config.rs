@@ -54,6 +54,11 @@ pub struct Config {
     /// due, so up to `sync_runners` overlap). On a local disk overlapping fdatasyncs of one file
     /// serialise, and one at a time lets each sync cover more writers. Default: 1.
     pub max_inflight_syncs: usize,
+    /// Let the consumer start a sync itself, completed on the file's own I/O thread, when the
+    /// filesystem supports it (`WalFile::sync_then`: local disk does), instead of handing it to
+    /// a sync-runner task: two thread hand-offs fewer per group commit. `false` always uses the
+    /// runner tasks, as HBase does. Default: true.
+    pub direct_sync: bool,
     /// After a sync completes, hold the next one until about three quarters of the callers it
     /// woke have appended again (at most `sync_coalesce_wait`), so one sync covers them too.
     /// HBase issues the next sync at once: `false` reproduces that. Default: true.
@@ -125,6 +130,7 @@ impl Default for Config {
             sync_runners: 5,
             sync_runner_queue: 600,
             max_inflight_syncs: 1,
+            direct_sync: true,
             sync_coalesce: true,
             sync_coalesce_wait: Duration::from_millis(1),
             batch_size_bytes: 64 * 1024,

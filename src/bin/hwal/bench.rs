@@ -101,6 +101,9 @@ pub struct BenchArgs {
     /// Issue the next sync at once instead of letting woken writers re-append first (HBase).
     #[arg(long)]
     no_sync_coalesce: bool,
+    /// Hand every sync to a sync-runner task (HBase) instead of starting it from the consumer.
+    #[arg(long)]
+    no_direct_sync: bool,
     /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
     #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
     preallocate: u64,
@@ -211,6 +214,7 @@ fn workload(a: &BenchArgs) -> Result<Outcome, String> {
         pipeline: a.pipeline.into(),
         max_inflight_syncs: a.max_inflight_syncs,
         sync_coalesce: !a.no_sync_coalesce,
+        direct_sync: !a.no_direct_sync,
         ..Config::default()
     };
     if let Some(r) = a.roll_size {

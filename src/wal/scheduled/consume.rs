@@ -5,6 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::core::mutant::Mutant;
+use crate::env::SyncDone;
 use crate::sync::{lock, Arc, MutexGuard, Ordering};
 
 use super::{ConsumerState, Scheduled, SyncRequest};
@@ -21,8 +22,22 @@ impl Scheduled {
     pub(super) fn consume(&self) -> bool {
         let mut guard = lock(&self.consumer);
         let again = self.consume_locked(&mut guard);
+        let timer = Self::coalesce_timer_needed(&mut guard);
         self.unlock(guard);
+        if let (Some(gen), Some(me)) = (timer, self.me.upgrade()) {
+            me.start_coalesce_timer(gen);
+        }
         again
+    }
+
+    /// A `sync_coalesce` hold needs its fallback timer only while a sync is actually waiting
+    /// behind it; one timer per hold.
+    fn coalesce_timer_needed(st: &mut ConsumerState) -> Option<u64> {
+        if st.reappend_wait > 0 && st.sync_deferred && st.timer_gen != st.coalesce_gen {
+            st.timer_gen = st.coalesce_gen;
+            return Some(st.coalesce_gen);
+        }
+        None
     }
 
     /// Releases the consumer mutex, then completes the futures the run finished (waking many
@@ -238,6 +253,60 @@ impl Scheduled {
         }
         let epoch = self.word.load().epoch();
         let req = SyncRequest { file: w.file().clone(), txid, hsync, epoch, issued: self.base.env.now() };
+        if self.base.cfg.direct_sync {
+            let runner = (st.runner_index + 1) % self.base.cfg.sync_runners;
+            match self.dispatch(st, req) {
+                Ok(()) => {
+                    st.runner_index = runner;
+                    return;
+                }
+                Err(back) => return self.hand_to_runner(st, back),
+            }
+        }
+        self.hand_to_runner(st, req);
+    }
+
+    /// What a runner does with a request (runner rules 1–2), done by the consumer itself when
+    /// the file can complete a sync on its own I/O thread (`WalFile::sync_then`): no hand-off
+    /// to a runner task, and the completion is reported from the thread that synced. Hands the
+    /// request back when the file cannot.
+    fn dispatch(&self, st: &mut ConsumerState, req: SyncRequest) -> Result<(), SyncRequest> {
+        let (epoch, txid, hsync) = (req.epoch, req.txid, req.hsync);
+        let Some(me) = self.me.upgrade() else { return Err(req) };
+        st.inflight_syncs += 1;
+        self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: st.runner_index });
+        if self.covered(&req) {
+            self.sync_completed_locked(st, epoch, txid, hsync, Duration::ZERO, false);
+            return Ok(());
+        }
+        let covers = txid.max(self.base.highest_processed.load(Ordering::Acquire));
+        if self.base.mutant(Mutant::CompleteBeforeSync) {
+            self.sync_completed_locked(st, epoch, covers, hsync, Duration::ZERO, true);
+        }
+        let (issued, path) = (req.issued, req.file.path().to_string());
+        let done: SyncDone = Box::new(move |r: std::io::Result<u64>| {
+            let elapsed = me.base.env.now().saturating_sub(issued);
+            match r {
+                Ok(_) => me.on_sync_completed(epoch, covers, hsync, elapsed, true),
+                Err(e) => me.on_sync_failed(
+                    epoch,
+                    txid,
+                    &format!("{} of {path}: {e}", if hsync { "hsync" } else { "hflush" }),
+                ),
+            }
+        });
+        match req.file.sync_then(hsync, done) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                st.inflight_syncs -= 1;
+                Err(req)
+            }
+        }
+    }
+
+    /// Hands a request to the next runner task round-robin (HBase `offerSyncRequest`).
+    fn hand_to_runner(&self, st: &mut ConsumerState, req: SyncRequest) {
+        let (epoch, txid, hsync) = (req.epoch, req.txid, req.hsync);
         let runners = lock(&self.runners);
         let n = runners.len();
         let mut req = Some(req);
@@ -314,7 +383,7 @@ impl Scheduled {
     ) {
         let mut guard = lock(&self.consumer);
         self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed, performed);
-        let timer = std::mem::take(&mut guard.arm_coalesce_timer).then_some(guard.coalesce_gen);
+        let timer = Self::coalesce_timer_needed(&mut guard);
         self.unlock(guard);
         if let Some(gen) = timer {
             self.start_coalesce_timer(gen);
@@ -399,7 +468,6 @@ impl Scheduled {
             // Let (most of) the callers this sync wakes append again before the next sync.
             st.reappend_wait = (futures * 3 / 4).max(1);
             st.coalesce_gen += 1;
-            st.arm_coalesce_timer = true;
         }
         if performed {
             Counters::add(&self.base.counters.syncs, 1);

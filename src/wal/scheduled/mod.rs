@@ -73,11 +73,14 @@ pub(crate) struct ConsumerState {
     /// sync goes out; and the generation of the fallback timer that ends the hold.
     reappend_wait: u64,
     coalesce_gen: u64,
-    arm_coalesce_timer: bool,
+    /// The hold generation whose fallback timer is running.
+    timer_gen: u64,
 }
 
 /// The scheduled pipeline.
 pub(crate) struct Scheduled {
+    /// This pipeline, for completions that outlive a call (`sync_then` callbacks).
+    me: std::sync::Weak<Scheduled>,
     pub base: WalShared,
     pub gate: ConsumerGate,
     pub word: EpochAndState,
@@ -100,7 +103,8 @@ impl Scheduled {
         let mut state = ConsumerState::new(ring_consumer);
         state.file_length_at_last_sync = first.length();
         state.writer = Some(first);
-        let p = Arc::new(Scheduled {
+        let p = Arc::new_cyclic(|me| Scheduled {
+            me: me.clone(),
             gate: ConsumerGate::with_mutant(base.mutant),
             word: EpochAndState::with_mutant(base.mutant),
             stopped: AtomicBool::new(false),
@@ -205,7 +209,7 @@ impl ConsumerState {
             to_complete: Vec::new(),
             reappend_wait: 0,
             coalesce_gen: 0,
-            arm_coalesce_timer: false,
+            timer_gen: 0,
         }
     }
 }

@@ -28,7 +28,7 @@ pub(crate) struct SyncRequest {
 }
 
 impl Scheduled {
-    fn covered(&self, req: &SyncRequest) -> bool {
+    pub(super) fn covered(&self, req: &SyncRequest) -> bool {
         let synced = self.base.highest_synced.load(Ordering::Acquire) >= req.txid;
         synced && (!req.hsync || self.base.highest_hsynced.load(Ordering::Acquire) >= req.txid)
     }
