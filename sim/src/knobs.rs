@@ -83,6 +83,8 @@ pub struct EngineKnobs {
     pub max_inflight_syncs: usize,
     /// `Config::sync_coalesce`.
     pub sync_coalesce: bool,
+    /// `Config::max_unacked_bytes` (a few batches, to exercise back-pressure).
+    pub max_unacked_bytes: u64,
     /// `Config::batch_size_bytes`.
     pub batch_size_bytes: u64,
     /// `Config::roll_size_bytes`.
@@ -153,7 +155,10 @@ impl Knobs {
             default_hsync: d.chance(0.1),
             roll_on_sync_ms: *d.pick(&[200, 1_000, 10_000]),
             sync_coalesce: d.chance(0.6),
+            max_unacked_bytes: 0,
         };
+        let mut engine = engine;
+        engine.max_unacked_bytes = engine.batch_size_bytes * *d.pick(&[1, 4, 1024]);
         let liveness_ops = 8;
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
         if let Some(keep) = &opts.keep {
@@ -188,6 +193,7 @@ impl Knobs {
             sync_runners: e.sync_runners,
             max_inflight_syncs: e.max_inflight_syncs,
             sync_coalesce: e.sync_coalesce,
+            max_unacked_bytes: e.max_unacked_bytes,
             batch_size_bytes: e.batch_size_bytes,
             roll_size_bytes: e.roll_size_bytes,
             default_hsync: e.default_hsync,
@@ -211,7 +217,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} coalesce={} faults={}",
+             roll_on_sync_ms={} coalesce={} max_unacked={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -237,6 +243,7 @@ impl Knobs {
             e.default_hsync,
             e.roll_on_sync_ms,
             e.sync_coalesce,
+            e.max_unacked_bytes,
             self.plan.kinds_line(),
         )
     }

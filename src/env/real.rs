@@ -277,7 +277,13 @@ struct Pending {
     data: Vec<u8>,
     appended: u64,
     closed: bool,
+    /// A background write of the pending bytes is queued.
+    write_queued: bool,
 }
+
+/// Pending bytes above which an append queues a background write(2) (no sync), so memory stays
+/// bounded without syncs, as an HDFS client sends a packet once it is full.
+const WRITE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
 
 struct IoSide {
     file: Option<File>,
@@ -360,7 +366,12 @@ impl RealFile {
             IoSide { file: Some(file), written: 0, allocated: 0, chunk, spare: Vec::with_capacity(64 * 1024) };
         let inner = FileInner {
             path,
-            pending: Mutex::new(Pending { data: Vec::with_capacity(64 * 1024), appended: 0, closed: false }),
+            pending: Mutex::new(Pending {
+                data: Vec::with_capacity(64 * 1024),
+                appended: 0,
+                closed: false,
+                write_queued: false,
+            }),
             io: Mutex::new(io_side),
         };
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -403,6 +414,17 @@ impl WalFile for RealFile {
         }
         p.data.extend_from_slice(buf);
         p.appended += buf.len() as u64;
+        if p.data.len() >= WRITE_AHEAD_BYTES && !p.write_queued {
+            p.write_queued = true;
+            drop(p);
+            let inner = self.inner.clone();
+            let _ = self.jobs.send(Box::new(move || {
+                lock(&inner.pending).write_queued = false;
+                if let Err(e) = inner.flush(false) {
+                    tracing::warn!(target: "hwal::env", file = %inner.path, error = %e, "background write failed");
+                }
+            }));
+        }
         Ok(())
     }
 

@@ -65,6 +65,10 @@ pub struct Config {
     pub sync_coalesce: bool,
     /// Longest hold of `sync_coalesce`. Default: 1 ms. Minimum: 1 µs.
     pub sync_coalesce_wait: Duration,
+    /// Bytes written to the writer but not yet acknowledged by a sync above which the consumer
+    /// stops writing until a sync completes; back-pressure then reaches producers through the
+    /// ring. Default: 16 MiB. Minimum: `batch_size_bytes`.
+    pub max_unacked_bytes: u64,
     /// Bytes written since the last sync that force a sync (`hbase.wal.batch.size`).
     /// Default: 64 KiB. Minimum: 1.
     pub batch_size_bytes: u64,
@@ -134,6 +138,7 @@ impl Default for Config {
             sync_coalesce: true,
             sync_coalesce_wait: Duration::from_millis(1),
             batch_size_bytes: 64 * 1024,
+            max_unacked_bytes: 16 * 1024 * 1024,
             sync_batch_count: 200,
             default_hsync: false,
             sync_timeout: Duration::from_secs(300),
@@ -179,6 +184,12 @@ impl Config {
         }
         if self.batch_size_bytes == 0 {
             return bad("batch_size_bytes", "must be at least 1".into());
+        }
+        if self.max_unacked_bytes < self.batch_size_bytes {
+            return bad(
+                "max_unacked_bytes",
+                format!("{} must be at least batch_size_bytes ({})", self.max_unacked_bytes, self.batch_size_bytes),
+            );
         }
         if self.roll_size_bytes < 1024 {
             return bad("roll_size_bytes", format!("{} is below the minimum of 1024", self.roll_size_bytes));

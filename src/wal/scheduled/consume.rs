@@ -67,6 +67,16 @@ impl Scheduled {
         if self.consume_queued.load(Ordering::SeqCst) {
             return false;
         }
+        if st.unacked_bytes >= self.base.cfg.max_unacked_bytes {
+            // Back-pressure: stop (the gate stays set, so producers do not reschedule us); the
+            // next sync completion resumes the consumer — so make sure one is coming: sync what
+            // was written (or queue that behind the sync in flight), past any coalescing hold.
+            st.backpressured = true;
+            if st.writer.as_ref().is_some_and(|w| w.length() > st.file_length_at_last_sync) {
+                self.sync_writer_if_allowed(st, true);
+            }
+            return false;
+        }
         if !st.to_write.is_empty() || self.base.ring.has_published(&st.ring_consumer) {
             return true;
         }
@@ -109,7 +119,10 @@ impl Scheduled {
 
     fn drain_ring(&self, st: &mut ConsumerState) {
         let (mut appends, mut syncs) = (0, 0);
-        while let Some((seq, truck)) = self.base.ring.poll(&mut st.ring_consumer) {
+        // `to_write` holds at most a ring's worth: beyond that, entries wait in the ring and
+        // producers feel the back-pressure.
+        while st.to_write.len() < self.base.cfg.ring_capacity {
+            let Some((seq, truck)) = self.base.ring.poll(&mut st.ring_consumer) else { break };
             match truck {
                 Truck::Append(rec) => {
                     st.to_write.push_back(rec);
@@ -133,6 +146,7 @@ impl Scheduled {
     fn append_and_sync(&self, st: &mut ConsumerState) -> io::Result<()> {
         self.finish_sync(st);
         let batch = self.base.cfg.batch_size_bytes;
+        let max = self.base.cfg.max_inflight_syncs;
         let epoch = self.word.load().epoch();
         while let Some(rec) = st.to_write.pop_front() {
             let Some(writer) = st.writer.as_mut() else {
@@ -171,12 +185,19 @@ impl Scheduled {
             self.base.highest_processed.fetch_max(txid, Ordering::AcqRel);
             st.entries_since_roll += 1;
             if written {
+                st.unacked_bytes += rec.len();
                 st.unacked.push_back(rec);
                 st.reappend_wait = st.reappend_wait.saturating_sub(1);
             }
             let len = st.writer.as_ref().map_or(0, |w| w.length());
-            if len - st.file_length_at_last_sync >= batch && txid >= st.rewrite_until {
+            // Cut the batch for a sync only when one can go out now: with the in-flight bound
+            // reached, keep writing (the deferred sync will cover it all).
+            let sync_possible = max == 0 || st.inflight_syncs < max;
+            if len - st.file_length_at_last_sync >= batch && txid >= st.rewrite_until && sync_possible {
                 break;
+            }
+            if st.unacked_bytes >= self.base.cfg.max_unacked_bytes && txid >= st.rewrite_until {
+                break; // back-pressure: the sync completion resumes the consumer
             }
         }
         let len = st.writer.as_ref().map_or(0, |w| w.length());
@@ -384,9 +405,16 @@ impl Scheduled {
         let mut guard = lock(&self.consumer);
         self.sync_completed_locked(&mut guard, epoch, txid, hsync, elapsed, performed);
         let timer = Self::coalesce_timer_needed(&mut guard);
+        let resume = guard.backpressured && guard.unacked_bytes < self.base.cfg.max_unacked_bytes;
+        if resume {
+            guard.backpressured = false;
+        }
         self.unlock(guard);
         if let Some(gen) = timer {
             self.start_coalesce_timer(gen);
+        }
+        if resume {
+            self.schedule_consumer();
         }
     }
 
@@ -448,20 +476,16 @@ impl Scheduled {
             self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "stale-epoch-or-broken" });
             return;
         }
-        let synced = self.base.highest_synced.load(Ordering::Acquire);
-        if txid < synced && !hsync {
-            self.base.emit(WalEvent::SyncIgnored { epoch, txid, reason: "out-of-order" });
-            self.issue_deferred(st);
-            return;
-        }
+        // HBase ignores a completion below the watermark (out of order). Its watermark must not
+        // move back, but the entries it covers must still be released: entries re-written after
+        // a writer failure keep their old txids, which can sit below the watermark, and only a
+        // completion of this epoch can release them.
         if hsync {
             WalShared::raise(&self.base.highest_hsynced, txid);
             self.trim_unhsynced(st);
         }
-        if txid >= synced {
-            WalShared::raise(&self.base.highest_synced, txid);
-            self.release_unacked(st, txid);
-        }
+        WalShared::raise(&self.base.highest_synced, txid);
+        self.release_unacked(st, txid);
         let futures = self.finish_sync(st);
         let synced = self.base.highest_synced.load(Ordering::Acquire);
         if performed && futures > 0 && self.base.cfg.sync_coalesce {
@@ -492,6 +516,7 @@ impl Scheduled {
         let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         while st.unacked.front().is_some_and(|r| r.txid <= txid) {
             let rec = st.unacked.pop_front().expect("front exists");
+            st.unacked_bytes -= rec.len();
             if rec.txid > hsynced {
                 st.unhsynced_bytes += rec.len();
                 st.unhsynced.push_back(rec);
@@ -529,6 +554,7 @@ impl Scheduled {
         }
         let mut requeue: Vec<AppendRecord> = st.unhsynced.drain(..).chain(st.unacked.drain(..)).collect();
         st.unhsynced_bytes = 0;
+        st.unacked_bytes = 0;
         if self.base.mutant(Mutant::NoRewriteAfterBroken) {
             requeue.clear();
         }

@@ -46,6 +46,9 @@ pub(crate) struct ConsumerState {
     writer: Option<LogWriter>,
     to_write: VecDeque<AppendRecord>,
     unacked: VecDeque<AppendRecord>,
+    unacked_bytes: u64,
+    /// The consumer stopped at `max_unacked_bytes`; a sync completion resumes it.
+    backpressured: bool,
     /// Acked by hflush but not yet covered by an hsync; re-written if the writer breaks, so an
     /// FSYNC request never depends on bytes only a broken writer held.
     unhsynced: VecDeque<AppendRecord>,
@@ -192,6 +195,8 @@ impl ConsumerState {
             writer: None,
             to_write: VecDeque::new(),
             unacked: VecDeque::new(),
+            unacked_bytes: 0,
+            backpressured: false,
             unhsynced: VecDeque::new(),
             unhsynced_bytes: 0,
             sync_futures: BTreeMap::new(),
