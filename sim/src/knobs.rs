@@ -33,6 +33,9 @@ pub struct RunOptions {
     /// Check every acknowledgement against the DFS immediately (`Oracle::check_ack`). Off, only
     /// the recovery and final oracles judge durability (used to measure their power alone).
     pub ack_check: bool,
+    /// Give each client an equal share of `ops` instead of one shared budget, so the clients'
+    /// op sequences do not depend on timing (`run --pipeline both --diff`).
+    pub per_client_ops: bool,
 }
 
 impl Default for RunOptions {
@@ -44,6 +47,7 @@ impl Default for RunOptions {
             keep: None,
             ops: DEFAULT_OPS,
             ack_check: true,
+            per_client_ops: false,
         }
     }
 }

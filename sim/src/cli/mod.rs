@@ -157,6 +157,7 @@ impl Common {
             keep: None,
             ops: self.ops,
             ack_check: !self.no_ack_check,
+            per_client_ops: false,
         };
         Ok((pipelines, opts))
     }
@@ -209,6 +210,7 @@ pub fn main() -> i32 {
             if diff && pipelines.len() < 2 {
                 return Err("--diff compares the two pipelines: add --pipeline both".into());
             }
+            opts.per_client_ops |= diff;
             Ok(run::run(seed, &pipelines, &opts, trace.as_deref(), diff))
         })(),
         Cmd::Determinism { seeds, jobs, common } => (|| {

@@ -134,7 +134,13 @@ fn ack(world: &World, ctl: &ServerCtl, txid: u64, hsync: bool) {
 
 /// A safety-phase client: ops until the budget is used up.
 pub async fn client(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regions: Arc<Vec<Region>>, mut d: Dice) {
-    while world.take_ticket() {
+    // With `per_client_ops`, each client does an equal share of the budget: its op sequence
+    // (its own dice) is then the same whatever the timing, e.g. on both pipelines.
+    let k = &world.knobs;
+    let quota = k.opts.per_client_ops.then(|| k.opts.ops / (k.servers * k.clients).max(1) as u64);
+    let mut done = 0u64;
+    while quota.is_none_or(|q| done < q) && world.take_ticket() {
+        done += 1;
         if d.chance(world.knobs.sync_all) {
             let hsync = d.chance(0.5);
             let _ = sync_all(&world, &ctl, &wal, hsync).await;
