@@ -193,6 +193,14 @@ impl WalFs for RealFs {
         let chunk = self.preallocate_bytes;
         let fut = self.blocking(move || {
             let file = OpenOptions::new().write(true).create_new(true).open(&full)?;
+            // Pre-write the first chunk now, before the file becomes the current writer (a roll
+            // creates it while the old writer still takes appends), so the first syncs on it
+            // pay no zero-filling. A crash before the header lands leaves an all-zero file,
+            // which readers treat as empty.
+            if chunk > 0 {
+                file.write_all_at(&vec![0u8; chunk as usize], 0)?;
+                file.sync_all()?;
+            }
             if let Some(dir) = full.parent() {
                 sync_dir(dir)?;
             }
@@ -298,9 +306,7 @@ struct IoSide {
 impl IoSide {
     /// Makes sure `[written, written + len)` lies in the pre-written region.
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        // The first write (the file header) is never preallocated, so a crash cannot leave a
-        // file of zeros where its header should be.
-        if self.chunk == 0 || self.written == 0 || self.written + len <= self.allocated {
+        if self.chunk == 0 || self.written + len <= self.allocated {
             return Ok(());
         }
         let target = (self.written + len).div_ceil(self.chunk) * self.chunk;
@@ -362,8 +368,9 @@ struct RealFile {
 
 impl RealFile {
     fn new(path: String, file: File, chunk: u64) -> io::Result<Self> {
+        // `create` pre-wrote the first chunk.
         let io_side =
-            IoSide { file: Some(file), written: 0, allocated: 0, chunk, spare: Vec::with_capacity(64 * 1024) };
+            IoSide { file: Some(file), written: 0, allocated: chunk, chunk, spare: Vec::with_capacity(64 * 1024) };
         let inner = FileInner {
             path,
             pending: Mutex::new(Pending {

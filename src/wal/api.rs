@@ -162,7 +162,13 @@ impl Wal {
             Durability::SyncWal => false,
             Durability::FsyncWal => true,
         };
-        self.explain(with_pipeline!(&self.engine, p => shared::sync_blocking(&**p, txid, hsync)))
+        match &self.engine {
+            // One completion batch per sync: one broadcast wakes every waiter it satisfied.
+            Engine::Scheduled(p) => self.explain(shared::sync_blocking(&**p, txid, hsync)),
+            // Completions arrive from several runners at different moments: wake each waiter
+            // only for its own future, not all of them for every batch.
+            Engine::Classic(p) => self.explain(block_on(shared::sync(&**p, txid, hsync))),
+        }
     }
 
     /// Waits until everything appended before the call is durable; `hsync` forces hsync.

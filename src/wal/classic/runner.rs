@@ -29,23 +29,21 @@ impl Classic {
         let r = &self.runners[index];
         loop {
             let Some(first) = self.take(index).await else { return };
+            // Rule 1: what another runner's sync already covers needs no sync of its own.
+            let Some(first) = self.complete_covered(index, first) else {
+                self.idle(index);
+                continue;
+            };
             // Rule 5: wait for a sync slot; what queues meanwhile joins this sync.
             let _permit = match &self.sync_permits {
                 Some(s) => Some(s.acquire().await.expect("the semaphore is never closed")),
                 None => None,
             };
-            let cur = r.sequence.load(Ordering::SeqCst).max(first.txid());
-            let covered = self.base.is_synced(cur, false) && (!first.force_sync() || self.base.is_synced(cur, true));
-            if covered {
-                if self.is_lost(first.txid()) {
-                    first.complete(Err(lost_error(first.txid())));
-                    self.base.blocking.notify_all();
-                } else {
-                    complete_all(&self.base, vec![(first, cur)]);
-                }
+            let Some(first) = self.complete_covered(index, first) else {
                 self.idle(index);
                 continue;
-            }
+            };
+            let cur = r.sequence.load(Ordering::SeqCst).max(first.txid());
             let unsynced = self.highest_unsynced.load(Ordering::Acquire);
             let hsync = first.force_sync() || lock(&r.queue).iter().any(Fut::force_sync);
             let file = lock(&self.writer).as_ref().map(|w| w.file().clone());
@@ -77,6 +75,31 @@ impl Classic {
             }
             self.idle(index);
         }
+    }
+
+    /// Rule 1: if the watermarks already cover `first`, completes it and every queued future
+    /// they cover, at once (failing lost ones), and returns `None`; otherwise hands `first` back.
+    fn complete_covered(&self, index: usize, first: Fut) -> Option<Fut> {
+        let (synced, hsynced) =
+            (self.base.highest_synced.load(Ordering::Acquire), self.base.highest_hsynced.load(Ordering::Acquire));
+        let covered = |f: &Fut| f.txid() <= synced && (!f.force_sync() || f.txid() <= hsynced);
+        if !covered(&first) {
+            return Some(first);
+        }
+        let mut done = vec![first];
+        {
+            let mut q = lock(&self.runners[index].queue);
+            while q.front().is_some_and(&covered) {
+                done.push(q.pop_front().expect("front exists"));
+            }
+        }
+        let (lost, ok): (Vec<Fut>, Vec<Fut>) = done.into_iter().partition(|f| self.is_lost(f.txid()));
+        for f in lost {
+            f.complete(Err(lost_error(f.txid())));
+        }
+        complete_all(&self.base, ok.into_iter().map(|f| (f, synced)).collect());
+        self.base.blocking.notify_all();
+        None
     }
 
     /// Waits for the next future of runner `index`; `None` once stopped.
