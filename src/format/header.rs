@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! header := "HWAL" | version:u8 (= 1) | kind:u8 (1 = Wal, 2 = RecoveredEdits)
-//!           | body_len:u32 LE | body | crc32c(body):u32 LE
+//!           | body_len:u32 LE | body | crc32c(every header byte before it):u32 LE
 //! body   := server:str | file_number:varint | created_ms:varint | writer:str | codec:str
 //! ```
 //!
 //! `str` is a varint length and UTF-8 bytes. The body's fields are self-delimiting, which lets
 //! the reader tell a header that was *torn* (the file ends inside it: a truncation) from one
 //! whose `body_len` is *corrupt* (the body's fields end somewhere else than `body_len` says).
+//! The checksum covers the fixed prefix too: a flipped kind byte (1 and 2 are both valid) must
+//! not turn a WAL into a recovered-edits file unnoticed.
 
 use super::codec::{put_bytes, Cursor, DecodeError};
 use super::error::FormatError;
@@ -96,6 +98,7 @@ pub fn encode_header(h: &FileHeader, out: &mut Vec<u8>) {
     let len = body_len(h);
     assert!(len <= MAX_HEADER_BODY_LEN as usize, "header body of {len} bytes is too long");
     out.reserve(FIXED_LEN + len + CRC_LEN);
+    let header_start = out.len();
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
     out.push(h.kind.code());
@@ -107,7 +110,7 @@ pub fn encode_header(h: &FileHeader, out: &mut Vec<u8>) {
     put_bytes(out, h.writer.as_bytes());
     put_bytes(out, h.codec.as_bytes());
     debug_assert_eq!(out.len() - body_start, len);
-    let crc = crc32c::crc32c(&out[body_start..]);
+    let crc = crc32c::crc32c(&out[header_start..]);
     out.extend_from_slice(&crc.to_le_bytes());
 }
 
@@ -185,13 +188,13 @@ fn decode_body(path: &str, kind: FileKind, bytes: &[u8], body_len: usize) -> Res
     let crc_at = FIXED_LEN + body_len;
     let crc_bytes = [bytes[crc_at], bytes[crc_at + 1], bytes[crc_at + 2], bytes[crc_at + 3]];
     let stored = u32::from_le_bytes(crc_bytes);
-    let computed = crc32c::crc32c(body);
+    let computed = crc32c::crc32c(&bytes[..crc_at]);
     if stored != computed {
         let reason = format!(
-            "header body checksum mismatch: stored {stored:#010x} at offset {crc_at}, \
-             computed {computed:#010x} over bytes {FIXED_LEN}..{crc_at}"
+            "header checksum mismatch: stored {stored:#010x} at offset {crc_at}, \
+             computed {computed:#010x} over bytes 0..{crc_at}"
         );
-        return Err(corrupt(path, FIXED_LEN, reason));
+        return Err(corrupt(path, 0, reason));
     }
     let (fields, used) =
         parse_body(body).map_err(|e| corrupt(path, FIXED_LEN + e.at, format!("header body: {}", e.reason)))?;
@@ -298,14 +301,29 @@ mod tests {
         assert!(matches!(read_header("f", b"PW"), Err(FormatError::BadHeader { .. })));
     }
 
-    /// A flipped body byte fails the checksum, reported at the body's start.
+    /// A flipped body byte fails the checksum, reported at the header's start (the checksum
+    /// covers the whole header).
     #[test]
     fn body_corruption_is_caught() {
         let mut bytes = encoded();
         bytes[FIXED_LEN + 3] ^= 0x01;
         let err = read_header("f", &bytes).unwrap_err();
         assert!(
-            matches!(&err, FormatError::Corrupt { offset: 10, reason, .. } if reason.contains("checksum")),
+            matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")),
+            "{err}"
+        );
+    }
+
+    /// The kind byte has two valid values; flipping one into the other is still caught by the
+    /// checksum (found by the flipped-byte proptest when the checksum covered the body alone).
+    #[test]
+    fn flipped_kind_is_caught() {
+        let mut bytes = encoded();
+        assert_eq!(bytes[5], FileKind::RecoveredEdits.code());
+        bytes[5] = FileKind::Wal.code();
+        let err = read_header("f", &bytes).unwrap_err();
+        assert!(
+            matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")),
             "{err}"
         );
     }

@@ -15,7 +15,7 @@
 //! file    := header frame* [trailer_frame "LAWH"]
 //!
 //! header  := "HWAL" | version:u8 = 1 | kind:u8 (1 = Wal, 2 = RecoveredEdits)
-//!            | body_len:u32 | body | crc32c(body):u32
+//!            | body_len:u32 | body | crc32c(all preceding header bytes):u32
 //! body    := server:str | file_number:varint | created_ms:varint | writer:str | codec:str ("hwal-v1")
 //!
 //! frame   := payload_len:u32 | crc32c(payload):u32 | crc32c(previous 8 bytes):u32 | payload
