@@ -35,7 +35,9 @@ fn append(c: &mut Criterion) {
                     d
                 })
             });
-            eprintln!("{}", report.line(&wal, &format!("append_nullfs/{}/{threads}", pipeline.name())));
+            if let Some(line) = report.line(&wal, &format!("append_nullfs/{}/{threads}", pipeline.name())) {
+                eprintln!("{line}");
+            }
             wal.close_blocking().expect("close");
         }
     }

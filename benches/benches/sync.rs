@@ -41,7 +41,9 @@ fn measure(g: &mut Group<'_>, group: &str, function: &str, param: usize, writers
             d
         })
     });
-    eprintln!("{}", report.line(&wal, &name));
+    if let Some(line) = report.line(&wal, &name) {
+        eprintln!("{line}");
+    }
     wal.close_blocking().expect("close");
 }
 

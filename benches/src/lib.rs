@@ -245,18 +245,22 @@ impl SyncReport {
         self.measured += d;
     }
     /// One line: appends, syncs, appends/sync, syncs/s and appends/s over the measured time
-    /// (warm-up included, since criterion does not say which calls are warm-up).
-    pub fn line(&self, wal: &Wal, name: &str) -> String {
+    /// (warm-up included, since criterion does not say which calls are warm-up); `None` when
+    /// nothing ran (the function was filtered out).
+    pub fn line(&self, wal: &Wal, name: &str) -> Option<String> {
         let now = wal.stats();
         let appends = now.appends - self.before.appends;
         let syncs = now.syncs - self.before.syncs;
+        if appends == 0 {
+            return None; // not run (filtered out on the command line)
+        }
         let secs = self.measured.as_secs_f64().max(1e-9);
-        format!(
+        Some(format!(
             "{name}: appends={appends} syncs={syncs} appends/sync={:.2} syncs/s={:.0} appends/s={:.0}",
             appends as f64 / syncs.max(1) as f64,
             syncs as f64 / secs,
             appends as f64 / secs
-        )
+        ))
     }
 }
 

@@ -51,13 +51,13 @@ fn classic_quiet() {
 /// Slow syncs: slow-sync events and the rolls they request.
 #[test]
 fn scheduled_slow_sync() {
-    pinned("scheduled_slow_sync", 11, Pipeline::Scheduled, &[FaultKind::SlowSync]);
+    pinned("scheduled_slow_sync", 9, Pipeline::Scheduled, &[FaultKind::SlowSync]);
 }
 
 /// A broken writer on the scheduled pipeline: epoch bump, re-written entries, no caller error.
 #[test]
 fn scheduled_broken_writer() {
-    pinned("scheduled_broken_writer", 2, Pipeline::Scheduled, &[FaultKind::BrokenWriter]);
+    pinned("scheduled_broken_writer", 11, Pipeline::Scheduled, &[FaultKind::BrokenWriter]);
 }
 
 /// A broken writer on the classic pipeline: damaged WAL, failed syncs, zig-zag roll.

@@ -52,7 +52,8 @@ pub struct Config {
     pub sync_runner_queue: usize,
     /// Syncs in flight at once; 0 = unbounded (HBase: a sync goes to a runner whenever one is
     /// due, so up to `sync_runners` overlap). On a local disk overlapping fdatasyncs of one file
-    /// serialise, and one at a time lets each sync cover more writers. Default: 1.
+    /// serialise, and one at a time lets each sync cover more writers. With `direct_sync` and 0,
+    /// the bound is `sync_runners`, as if runners still carried the syncs. Default: 1.
     pub max_inflight_syncs: usize,
     /// Let the consumer start a sync itself, completed on the file's own I/O thread, when the
     /// filesystem supports it (`WalFile::sync_then`: local disk does), instead of handing it to

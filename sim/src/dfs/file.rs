@@ -257,6 +257,24 @@ impl WalFile for SimFile {
         &self.path
     }
 
+    /// Completes a sync from a task of its own (like a DFS client's ack thread), so the engine's
+    /// `direct_sync` path runs in the simulator too.
+    fn sync_then(&self, hsync: bool, done: hwal::env::SyncDone) -> Result<(), hwal::env::SyncDone> {
+        let file = SimFile {
+            dfs: self.dfs.clone(),
+            ino: self.ino,
+            lease: self.lease,
+            path: self.path.clone(),
+            who: self.who.clone(),
+            clock: self.clock.clone(),
+        };
+        madsim::task::spawn(async move {
+            let r = file.sync(hsync).await;
+            done(r);
+        });
+        Ok(())
+    }
+
     fn append(&self, buf: &[u8]) -> io::Result<()> {
         let mut st = self.dfs.lock();
         self.check(&mut st, "append")?;

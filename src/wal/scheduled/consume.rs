@@ -146,7 +146,7 @@ impl Scheduled {
     fn append_and_sync(&self, st: &mut ConsumerState) -> io::Result<()> {
         self.finish_sync(st);
         let batch = self.base.cfg.batch_size_bytes;
-        let max = self.base.cfg.max_inflight_syncs;
+        let max = self.inflight_bound();
         let epoch = self.word.load().epoch();
         while let Some(rec) = st.to_write.pop_front() {
             let Some(writer) = st.writer.as_mut() else {
@@ -243,6 +243,18 @@ impl Scheduled {
         })
     }
 
+    /// Syncs allowed in flight at once, 0 for no bound. `max_inflight_syncs = 0` means "as
+    /// HBase": through runner tasks each runner syncs one request at a time, so at most
+    /// `sync_runners` overlap; a consumer dispatching syncs itself (`direct_sync`) has no runner
+    /// to wait for and gets that same bound here, or it would start a sync for every drain.
+    fn inflight_bound(&self) -> usize {
+        let cfg = &self.base.cfg;
+        match cfg.max_inflight_syncs {
+            0 if cfg.direct_sync => cfg.sync_runners,
+            n => n,
+        }
+    }
+
     /// HBase `sync(writer)`: hands a sync of everything written so far to a runner.
     pub(super) fn sync_writer(&self, st: &mut ConsumerState) {
         self.sync_writer_if_allowed(st, false);
@@ -252,7 +264,7 @@ impl Scheduled {
     /// bound.
     fn sync_writer_if_allowed(&self, st: &mut ConsumerState, force: bool) {
         let Some(w) = st.writer.as_ref() else { return };
-        let max = self.base.cfg.max_inflight_syncs;
+        let max = self.inflight_bound();
         let hold = st.reappend_wait > 0 && !force && !self.word.load().waiting_roll();
         if hold || (max > 0 && st.inflight_syncs >= max) {
             st.sync_deferred = true;
