@@ -308,10 +308,7 @@ mod tests {
         let mut bytes = encoded();
         bytes[FIXED_LEN + 3] ^= 0x01;
         let err = read_header("f", &bytes).unwrap_err();
-        assert!(
-            matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")),
-            "{err}"
-        );
+        assert!(matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")), "{err}");
     }
 
     /// The kind byte has two valid values; flipping one into the other is still caught by the
@@ -322,10 +319,7 @@ mod tests {
         assert_eq!(bytes[5], FileKind::RecoveredEdits.code());
         bytes[5] = FileKind::Wal.code();
         let err = read_header("f", &bytes).unwrap_err();
-        assert!(
-            matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")),
-            "{err}"
-        );
+        assert!(matches!(&err, FormatError::Corrupt { offset: 0, reason, .. } if reason.contains("checksum")), "{err}");
     }
 
     /// A body length pointing past the end of the file is corruption, not a truncation, when

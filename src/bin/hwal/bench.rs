@@ -4,7 +4,10 @@
 //! the public API. In the same run and directory it measures the disk's ceiling: one full batch
 //! (threads × framed entry size) written and fdatasync'ed, appended to a new file and
 //! overwritten in a pre-written file; L is the lower median; each writer waits at least one
-//! sync and one sync can at best cover every writer, so the ceiling is `threads / L`.
+//! sync and one sync can at best cover every writer, so the ceiling is `threads / L`. Half the
+//! probe samples are taken before the workload and half after, and the medians are over both:
+//! a shared disk's sync latency drifts within minutes, and a ceiling taken at one moment alone
+//! made the efficiency swing by 2x between otherwise equal runs.
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
@@ -107,7 +110,7 @@ pub struct BenchArgs {
     /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
     #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
     preallocate: u64,
-    /// Samples per ceiling probe.
+    /// Samples per ceiling probe (half before the workload, half after).
     #[arg(long, default_value_t = 200)]
     ceiling_samples: usize,
     /// Print one JSON object instead of a table.
@@ -126,7 +129,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn probe(path: &Path, batch: &[u8], samples: usize, overwrite: bool) -> std::io::Result<f64> {
+/// `samples` fdatasync'ed writes of `batch` to a new file at `path` (removed after); their times
+/// in microseconds.
+fn probe(path: &Path, batch: &[u8], samples: usize, overwrite: bool) -> std::io::Result<Vec<f64>> {
     let mut f: File = OpenOptions::new().create_new(true).write(true).open(path)?;
     if overwrite {
         f.write_all(&vec![0u8; batch.len() * samples])?;
@@ -145,16 +150,32 @@ fn probe(path: &Path, batch: &[u8], samples: usize, overwrite: bool) -> std::io:
     }
     drop(f);
     std::fs::remove_file(path)?;
-    Ok(median(times))
+    Ok(times)
 }
 
-fn measure_ceiling(dir: &Path, threads: usize, entry_len: usize, samples: usize) -> std::io::Result<Ceiling> {
-    let batch = vec![0x5au8; threads * entry_len];
-    let samples = samples.max(3);
-    let append_us = probe(&dir.join(".ceiling-append"), &batch, samples, false)?;
-    let overwrite_us = probe(&dir.join(".ceiling-overwrite"), &batch, samples, true)?;
-    let l = append_us.min(overwrite_us);
-    Ok(Ceiling { append_us, overwrite_us, ops_per_sec: threads as f64 / (l / 1e6) })
+/// Sync times of the ceiling probes, gathered in rounds (before and after the workload).
+#[derive(Default)]
+struct CeilingSamples {
+    append_us: Vec<f64>,
+    overwrite_us: Vec<f64>,
+}
+
+impl CeilingSamples {
+    /// One round of `samples` appending and `samples` overwriting probes of one full batch.
+    fn probe(&mut self, dir: &Path, threads: usize, entry_len: usize, samples: usize) -> std::io::Result<()> {
+        let batch = vec![0x5au8; threads * entry_len];
+        let samples = samples.max(3);
+        self.append_us.extend(probe(&dir.join(".ceiling-append"), &batch, samples, false)?);
+        self.overwrite_us.extend(probe(&dir.join(".ceiling-overwrite"), &batch, samples, true)?);
+        Ok(())
+    }
+
+    fn ceiling(self, threads: usize) -> Ceiling {
+        let append_us = median(self.append_us);
+        let overwrite_us = median(self.overwrite_us);
+        let l = append_us.min(overwrite_us);
+        Ceiling { append_us, overwrite_us, ops_per_sec: threads as f64 / (l / 1e6) }
+    }
 }
 
 fn sample_entry(value_size: usize) -> Entry {
@@ -292,10 +313,13 @@ fn progress_reporter(done: Arc<AtomicU64>, total: u64) -> Option<std::thread::Jo
 fn run_inner(a: &BenchArgs) -> Result<(), String> {
     std::fs::create_dir_all(&a.dir).map_err(|e| format!("cannot create {}: {e}", a.dir.display()))?;
     let entry_len = framed_entry_len(&sample_entry(a.value_size));
-    let ceiling = measure_ceiling(&a.dir, a.threads, entry_len, a.ceiling_samples)
-        .map_err(|e| format!("ceiling probe in {} failed: {e}", a.dir.display()))?;
+    let probe_failed = |e: std::io::Error| format!("ceiling probe in {} failed: {e}", a.dir.display());
+    let mut samples = CeilingSamples::default();
+    let before = a.ceiling_samples.div_ceil(2);
+    samples.probe(&a.dir, a.threads, entry_len, before).map_err(probe_failed)?;
     let o = workload(a)?;
-    report(a, &o, &ceiling);
+    samples.probe(&a.dir, a.threads, entry_len, a.ceiling_samples - before).map_err(probe_failed)?;
+    report(a, &o, &samples.ceiling(a.threads));
     Ok(())
 }
 
