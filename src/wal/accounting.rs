@@ -66,15 +66,25 @@ impl Accounting {
     }
 
     /// Rule 1: records an appended entry.
+    /// Called once per appended entry: keys are cloned only the first time they are seen.
     pub fn update(&mut self, region: &RegionName, families: &[Vec<u8>], seqid: u64, in_memstore: bool) {
-        let h = self.highest.entry(region.clone()).or_insert(seqid);
-        *h = (*h).max(seqid);
+        match self.highest.get_mut(region) {
+            Some(h) => *h = (*h).max(seqid),
+            None => {
+                self.highest.insert(region.clone(), seqid);
+            }
+        }
         if !in_memstore {
             return;
         }
-        let lowest = self.lowest_unflushed.entry(region.clone()).or_default();
+        if !self.lowest_unflushed.contains_key(region) {
+            self.lowest_unflushed.insert(region.clone(), FamilySeqids::new());
+        }
+        let lowest = self.lowest_unflushed.get_mut(region).expect("inserted above");
         for f in families {
-            lowest.entry(f.clone()).or_insert(seqid);
+            if !lowest.contains_key(f) {
+                lowest.insert(f.clone(), seqid);
+            }
         }
     }
 

@@ -124,7 +124,7 @@ impl Classic {
             if rec.close_region {
                 acc.on_region_close(&rec.region);
             } else {
-                acc.update(&rec.region, &rec.families, rec.seqid, rec.in_memstore);
+                acc.update(&rec.region, rec.families.as_slice(), rec.seqid, rec.in_memstore);
             }
         }
         self.entries_since_roll.fetch_add(1, Ordering::AcqRel);

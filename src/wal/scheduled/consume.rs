@@ -165,7 +165,7 @@ impl Scheduled {
                     if rec.close_region {
                         acc.on_region_close(&rec.region);
                     } else {
-                        acc.update(&rec.region, &rec.families, rec.seqid, rec.in_memstore);
+                        acc.update(&rec.region, rec.families.as_slice(), rec.seqid, rec.in_memstore);
                     }
                 }
                 Counters::add(&self.base.counters.appends, 1);
