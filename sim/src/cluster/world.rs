@@ -46,6 +46,7 @@ pub struct World {
     /// Trace name of the master.
     pub master: Arc<str>,
     calls: Mutex<(u64, BTreeMap<u64, Call>)>,
+    edits: Mutex<BTreeMap<String, Vec<(String, Vec<u8>)>>>,
     failure: Mutex<Option<Failure>>,
     ops_started: AtomicU64,
     ops_done: AtomicU64,
@@ -66,6 +67,7 @@ impl World {
             oracle: Mutex::new(Oracle { prefix_acks, ..Oracle::default() }),
             master: Arc::from("master"),
             calls: Mutex::new((0, BTreeMap::new())),
+            edits: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
             ops_started: AtomicU64::new(0),
             ops_done: AtomicU64::new(0),
@@ -144,6 +146,17 @@ impl World {
     /// Forgets the calls of a killed incarnation (they died with it).
     pub fn drop_calls(&self, inc: usize) {
         lock(&self.calls).1.retain(|_, c| c.inc != inc);
+    }
+
+    /// The master's copy of `region`'s finished recovered-edits files after a split (path,
+    /// bytes), for the replay-idempotence check.
+    pub fn set_edits_snapshot(&self, region: &str, files: Vec<(String, Vec<u8>)>) {
+        lock(&self.edits).insert(region.to_string(), files);
+    }
+
+    /// Takes the copy [`World::set_edits_snapshot`] made (empty when there is none).
+    pub fn take_edits_snapshot(&self, region: &str) -> Vec<(String, Vec<u8>)> {
+        lock(&self.edits).remove(region).unwrap_or_default()
     }
 
     /// Outstanding calls, oldest first.

@@ -220,6 +220,57 @@ impl SimDfs {
         self.lock().created.get(path.trim_matches('/')).copied()
     }
 
+    /// The inode of the file now at `path`.
+    pub fn inode_at(&self, path: &str) -> Option<u64> {
+        self.lock().names.get(path.trim_matches('/')).copied()
+    }
+
+    /// Where inode `ino` is now (`None`: deleted).
+    pub fn path_of_inode(&self, ino: u64) -> Option<String> {
+        self.lock().names.iter().find(|(_, i)| **i == ino).map(|(p, _)| p.clone())
+    }
+
+    /// Creates `path` as a closed, durable file holding `bytes` (the master restoring files).
+    pub fn write_now(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut st = self.lock();
+        let path = path.trim_matches('/');
+        if !st.dir_exists(parent(path)) {
+            return Err(not_found("write: parent of", path));
+        }
+        if st.names.contains_key(path) || st.dirs.contains(path) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("write {path}: already exists")));
+        }
+        let ino = st.next_inode;
+        st.next_inode += 1;
+        let len = bytes.len();
+        let inode = Inode {
+            who: Arc::from("master"),
+            data: bytes.to_vec(),
+            flushed: len,
+            synced: len,
+            lease: None,
+            pipeline: Vec::new(),
+            broken: None,
+            modified_ms: 0,
+        };
+        st.inodes.insert(ino, inode);
+        st.names.insert(path.to_string(), ino);
+        Ok(())
+    }
+
+    /// Directories directly in `dir` (names, sorted).
+    pub fn list_dirs(&self, dir: &str) -> Vec<String> {
+        let st = self.lock();
+        st.list(dir).into_iter().filter(|e| e.is_dir).map(|e| e.name).collect()
+    }
+
+    /// True if a file or directory is at `path`.
+    pub fn exists(&self, path: &str) -> bool {
+        let st = self.lock();
+        let p = path.trim_matches('/');
+        st.names.contains_key(p) || st.dirs.contains(p)
+    }
+
     /// Bytes appended to inode `ino` so far (the writer's view).
     pub fn len_of(&self, ino: u64) -> u64 {
         self.lock().inodes.get(&ino).map_or(0, |i| i.data.len() as u64)

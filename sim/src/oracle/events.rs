@@ -112,6 +112,10 @@ impl Oracle {
                 }
                 m.last_synced = *synced;
             }
+            WalEvent::Archived { file } => super::archive::on_archived(m, dfs, file)?,
+            WalEvent::CacheFlush { region, action, seqid } => {
+                super::archive::on_cache_flush(m, dfs, region.as_str(), action, *seqid)?
+            }
             WalEvent::WriterBroken { epoch, .. } => {
                 m.broken_epochs.insert(*epoch);
             }
