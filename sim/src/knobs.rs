@@ -33,6 +33,9 @@ pub struct RunOptions {
     /// Check every acknowledgement against the DFS immediately (`Oracle::check_ack`). Off, only
     /// the recovery and final oracles judge durability (used to measure their power alone).
     pub ack_check: bool,
+    /// Check at every `ARCHIVED` event that the file is not the writer's current one. Off,
+    /// only the recovery and region oracles judge an archived current file.
+    pub archive_check: bool,
 }
 
 impl Default for RunOptions {
@@ -44,6 +47,7 @@ impl Default for RunOptions {
             keep: None,
             ops: DEFAULT_OPS,
             ack_check: true,
+            archive_check: true,
         }
     }
 }
@@ -67,6 +71,9 @@ impl RunOptions {
         }
         if !self.ack_check {
             s += " --no-ack-check";
+        }
+        if !self.archive_check {
+            s += " --no-archive-check";
         }
         s
     }
@@ -163,7 +170,7 @@ impl Knobs {
             sync_coalesce: d.chance(0.6),
         };
         let liveness_ops = 8;
-        let flush = *d.pick(&[0.0, 0.005, 0.02, 0.05]);
+        let flush = *d.pick(&[0.0, 0.005, 0.01, 0.02]);
         let max_logs = *d.pick(&[2, 4, 8, 32]);
         let split_buffer_bytes = *d.pick(&[1024, 16 * 1024, 128 * 1024 * 1024]);
         let split_writers = d.range(1, 3) as usize;

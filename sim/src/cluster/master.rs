@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hwal::env::{BoxFuture, Env};
+
+use crate::env::SimEnv;
 use hwal::recovery::{split_server, SplitConfig, StoreFileSeqids};
 use hwal::region::layout;
 use hwal::wal::naming;
@@ -32,6 +34,11 @@ use crate::trace::{lock, SimEvent};
 /// Pause between two attempts of a split that failed (transient DFS faults: ENOSPC, broken
 /// output streams); HBase retries its split procedure the same way.
 pub const SPLIT_RETRY_MS: u64 = 10;
+/// Attempts that face every fault. A big split writes hundreds of chunks, each an append and an
+/// hflush, so under the heavier rate faults almost every attempt meets one; later attempts run
+/// without rate faults on the master's files (as if the procedure moved to a healthy worker),
+/// while ENOSPC and data-node loss still apply.
+pub const SPLIT_FAULTY_ATTEMPTS: u32 = 10;
 /// Attempts before a split that keeps failing is reported (30 s of simulated time: every
 /// injected fault window is shorter).
 pub const SPLIT_ATTEMPTS: u32 = 3_000;
@@ -50,14 +57,16 @@ pub trait RecoveryHook: Send + Sync {
 
 /// The engine's split, run by the master, with split completeness checked.
 pub struct SplitRecovery {
+    sim: Arc<SimEnv>,
     env: Arc<dyn Env>,
     cfg: SplitConfig,
 }
 
 impl SplitRecovery {
     /// A splitter on the master's environment `env` with the seed's split settings.
-    pub fn new(env: Arc<dyn Env>, cfg: SplitConfig) -> Self {
-        Self { env, cfg }
+    pub fn new(sim: Arc<SimEnv>, cfg: SplitConfig) -> Self {
+        let env: Arc<dyn Env> = sim.clone();
+        Self { sim, env, cfg }
     }
 
     async fn run(&self, world: &World, dir: &str, server: &str) -> Result<Recovered, Violation> {
@@ -69,7 +78,10 @@ impl SplitRecovery {
         let flushed_seqids = StoreFileSeqids::new(self.env.fs());
         let mut attempt = 1;
         let report = loop {
-            match split_server(&self.env, server, &self.cfg, &flushed_seqids).await {
+            self.sim.set_rate_faults(attempt <= SPLIT_FAULTY_ATTEMPTS);
+            let r = split_server(&self.env, server, &self.cfg, &flushed_seqids).await;
+            self.sim.set_rate_faults(true);
+            match r {
                 Ok(r) => break r,
                 Err(e) if attempt < SPLIT_ATTEMPTS && e.is_transient() => {
                     world.rec.sim(master, SimEvent::SplitFailed { attempt, error: e.to_string() });

@@ -79,7 +79,7 @@ pub async fn run(knobs: Knobs, slot: &RecorderSlot) -> Outcome {
     let clock = WallClock::new(&mut Dice::new(knobs.seed, stream::MASTER));
     dfs.configure(knobs.seed, rec.clone(), knobs.datanodes, knobs.sync_ms_max, knobs.plan.rates());
     let world = World::new(knobs, rec.clone(), dfs, clock);
-    let master_env: Arc<dyn hwal::env::Env> = crate::env::SimEnv::new(
+    let master_env = crate::env::SimEnv::new(
         madsim::plugin::node(),
         world.master.clone(),
         world.dfs.clone(),

@@ -106,7 +106,7 @@ pub async fn open_all(world: &Arc<World>, ctl: &ServerCtl, env: &Arc<dyn Env>, w
 
 async fn open_verified(world: &World, ctl: &ServerCtl, env: &Arc<dyn Env>, wal: &Arc<Wal>, label: &Arc<str>) -> Region {
     let region = open_retry(world, ctl, env, wal, label).await;
-    let cells = region.scan();
+    let cells = region.scan_raw();
     let report = region.open_report();
     let r = lock(&world.oracle).region(label).check_open(
         label,
@@ -145,7 +145,7 @@ async fn open_verified(world: &World, ctl: &ServerCtl, env: &Arc<dyn Env>, wal: 
         }
     }
     let again = open_retry(world, ctl, env, wal, label).await;
-    let cells2 = again.scan();
+    let cells2 = again.scan_raw();
     if cells2 != cells {
         let (a, b) = (ids(&cells), ids(&cells2));
         let diff: Vec<u64> = a.symmetric_difference(&b).map(|c| c.0).take(5).collect();
@@ -267,7 +267,7 @@ pub async fn final_checks(world: &World, ctl: &ServerCtl, wal: &Wal, regions: &[
             world.fail(Category::Correctness, "mvcc", msg);
             return Ok(());
         }
-        let cells = ids(&h.region.scan());
+        let cells = ids(&h.region.scan_raw());
         let r = {
             let o = lock(&world.oracle);
             o.regions.get(&h.label).map_or(Ok(()), |r| r.check_live(&h.label, ctl.inc, &o.incs[ctl.inc], &cells))

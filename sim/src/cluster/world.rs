@@ -59,12 +59,13 @@ impl World {
     pub fn new(knobs: Knobs, rec: Arc<Recorder>, dfs: Arc<SimDfs>, clock: Arc<WallClock>) -> Arc<Self> {
         let budget = knobs.opts.ops;
         let prefix_acks = knobs.opts.pipeline == Pipeline::Scheduled;
+        let archive_check = knobs.opts.archive_check;
         Arc::new(Self {
             knobs,
             rec,
             dfs,
             clock,
-            oracle: Mutex::new(Oracle { prefix_acks, ..Oracle::default() }),
+            oracle: Mutex::new(Oracle { prefix_acks, archive_check, ..Oracle::default() }),
             master: Arc::from("master"),
             calls: Mutex::new((0, BTreeMap::new())),
             edits: Mutex::new(BTreeMap::new()),

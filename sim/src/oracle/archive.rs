@@ -1,10 +1,11 @@
 //! Archive and accounting oracles, on the WAL's `ARCHIVED` and `CACHE_FLUSH` events.
 //!
 //! - **archive-current** — the file archived is never the writer's current file.
-//! - **archive-safety** — every data entry in a file the WAL archives is already in its
-//!   region's store files (the family's highest store-file seqid is at or above the entry's
-//!   seqid) or has another copy (a re-write after a writer failure) in a file that is not
-//!   archived. Read from the DFS at the event, independently of the engine's accounting. (The
+//! - **archive-safety** — every data entry written to a file the WAL archives (per the
+//!   `APPEND` events and the file's inode) is already in its region's store files (the
+//!   family's highest store-file name, listed from the DFS at the event, is at or above the
+//!   entry's seqid) or has another copy (a re-write after a writer failure) in a file that is
+//!   not archived. Independent of the engine's accounting. (The
 //!   semantic consequence — acked puts stay readable after archiving — is checked by the region
 //!   oracles at the next recovery.)
 //! - **cache-flush** — per region, `start` is followed by exactly one `complete` or `abort`
@@ -12,7 +13,8 @@
 //!   at or above it exists when it is reported (the WAL never forgets edits that are not in
 //!   store files).
 
-use hwal::format::{read_log, RecoveryMode};
+use std::collections::BTreeMap;
+
 use hwal::region::layout;
 use hwal::wal::naming;
 
@@ -35,31 +37,27 @@ pub fn store_max_seqid(dfs: &SimDfs, region: &str) -> u64 {
 }
 
 /// `ARCHIVED file=<name>` of incarnation `m`.
-pub fn on_archived(m: &Inc, dfs: &SimDfs, file: &str) -> Result<(), Violation> {
+pub fn on_archived(m: &Inc, dfs: &SimDfs, file: &str, current_check: bool) -> Result<(), Violation> {
     let name = &m.name;
-    if m.cur_path.as_deref().is_some_and(|p| hwal::env::file_name(p) == file) {
+    if current_check && m.cur_path.as_deref().is_some_and(|p| hwal::env::file_name(p) == file) {
         return Err(("archive-current", format!("{name}: archived {file}, the writer's current file")));
     }
     let path = format!("{}/{file}", naming::OLD_WALS_DIR);
-    let bytes = dfs.read_now(&path).map_err(|e| ("archive-safety", format!("{name}: archived {path}, but: {e}")))?;
-    let Some(ino) = dfs.inode_at(&path) else { return Ok(()) };
-    let entries = match read_log(&path, &bytes, RecoveryMode::TolerateTailCorruption) {
-        Ok(l) => l.entries,
-        Err(e) if e.is_truncation() => Vec::new(),
-        Err(e) => return Err(("crash-prefix", format!("{name}: archived {e}"))),
+    let Some(ino) = dfs.inode_at(&path) else {
+        return Err(("archive-safety", format!("{name}: reported {file} archived, but {path} does not exist")));
     };
-    let mut flushed: std::collections::BTreeMap<String, u64> = Default::default();
-    for re in entries {
-        let e = &re.entry;
-        if e.edit.is_meta() {
+    let mut flushed: BTreeMap<&str, u64> = BTreeMap::new();
+    for txid in m.by_inode.get(&ino).map_or(&[][..], |v| &v[..]) {
+        let put = &m.puts[txid];
+        if put.marker {
             continue;
         }
-        let region = e.key.region.as_str();
-        let max = *flushed.entry(region.to_string()).or_insert_with(|| store_max_seqid(dfs, region));
-        if e.key.seqid <= max {
+        let region = &*put.region;
+        let max = *flushed.entry(region).or_insert_with(|| store_max_seqid(dfs, region));
+        if put.seqid <= max {
             continue;
         }
-        let elsewhere = m.copies.get(&e.txid).is_some_and(|cs| {
+        let elsewhere = m.copies.get(txid).is_some_and(|cs| {
             cs.iter().any(|&(i, _)| {
                 i != ino && dfs.path_of_inode(i).is_some_and(|p| !p.starts_with(naming::OLD_WALS_DIR))
             })
@@ -68,9 +66,9 @@ pub fn on_archived(m: &Inc, dfs: &SimDfs, file: &str) -> Result<(), Violation> {
             return Err((
                 "archive-safety",
                 format!(
-                    "{name}: archived {file} holding {region} seqid {} (txid {}, offset {}), but the region's store files \
+                    "{name}: archived {file} holding {region} seqid {} (txid {txid}), but the region's store files \
                      only reach seqid {max} and no other WAL file has a copy",
-                    e.key.seqid, e.txid, re.offset
+                    put.seqid
                 ),
             ));
         }

@@ -123,6 +123,8 @@ pub struct Inc {
     pub(crate) max_written: u64,
     /// Where each txid was written: (inode, end offset).
     pub(crate) copies: BTreeMap<u64, Vec<(u64, u64)>>,
+    /// Txids written to each inode.
+    pub(crate) by_inode: BTreeMap<u64, Vec<u64>>,
     pub(crate) sync_callers: BTreeSet<u64>,
     pub(crate) futures_done: BTreeSet<u64>,
     /// All puts <= frontier[level] were found durable at that level (0 hflush, 1 hsync).
@@ -162,6 +164,8 @@ pub struct Oracle {
     pub prefix_acks: bool,
     /// Per region (by name; a region outlives the incarnations that host it).
     pub regions: BTreeMap<Arc<str>, regions::RegionModel>,
+    /// Check at every `ARCHIVED` event that the current file is not the one archived.
+    pub archive_check: bool,
     /// Puts a client is inside `Region::mutate` for, by cell fingerprint: their durability
     /// (how [`Oracle::record_append`] tells a client's put from anything else).
     pub in_flight: BTreeMap<u64, u8>,
