@@ -1,23 +1,32 @@
 //! The oracles (spec `hbase-wal.md` §10), and the model they check against.
 //!
-//! The model is kept per server **incarnation** (`rs1,2`: a fresh `Wal` with its own txids and
-//! its own directory, like an HBase server name with a new start code). Checks:
+//! The WAL model is kept per server **incarnation** (`rs1,2`: a fresh `Wal` with its own txids
+//! and its own directory, like an HBase server name with a new start code); the region model
+//! per region ([`regions`]: a region outlives the incarnations that host it). Every entry —
+//! a client's put or a region's marker — enters the model in the appending task, before it is
+//! published (`WalListener::before_append`, [`Oracle::record_append`]). Checks:
 //!
 //! - on every engine event ([`events`]): entries are written only as appended, to the current
 //!   epoch's file (no phantom write, region and seqid as assigned); `SyncDone` only for the
 //!   current, unbroken epoch (epoch fencing); `synced` never decreases; a sync never claims a
 //!   txid beyond what was written; each sync future completes once, with `done >= txid`, and
-//!   only for a txid somebody waits on; WAL file numbers strictly increase.
+//!   only for a txid somebody waits on; WAL file numbers strictly increase; an archived file
+//!   is never the current one and holds no edit that is not in store files ([`archive`]);
+//!   the cache-flush protocol is well formed and never runs ahead of the store files.
 //! - on every acknowledgement ([`Oracle::check_ack`]): a SYNC ack at txid t means every txid
 //!   <= t appended by this incarnation is hflushed in some file of it *now*; FSYNC: hsynced.
 //!   (Computed from the DFS's real lengths and the file offset each `APPEND` event ended at.)
-//! - at every recovery and at the end ([`recovery`]): every file reads as a prefix of entries
-//!   plus a clean/open/torn tail, never corrupt; every entry read is one that was appended
-//!   (same region, seqid, cells); per region, seqids strictly increase in file order except
-//!   for exact re-writes of already-seen txids (allowed after a writer failure); everything a
-//!   SYNC ack covered survives a server crash, everything an FSYNC ack covered survives power
-//!   loss, everything appended before a final `sync_all(hsync)` is there after the clean close;
-//!   a fenced zombie acked nothing the recovery did not see.
+//! - at every recovery and at the end ([`recovery`]): every file (live or archived) reads as a
+//!   prefix of entries plus a clean/open/torn tail, never corrupt; every entry read is one that
+//!   was appended (same region, seqid, cells); per region, seqids strictly increase in file
+//!   order except for exact re-writes of already-seen txids (allowed after a writer failure);
+//!   everything a SYNC ack covered survives a server crash, everything an FSYNC ack covered
+//!   survives power loss, everything appended before a final `sync_all(hsync)` is there after
+//!   the clean close; a fenced zombie acked nothing the recovery did not see.
+//! - at every split ([`split`]): split completeness against what the master read first.
+//! - at every region open, flush and at the end ([`regions`], `cluster::regions`): acked ⇒
+//!   readable after recovery, nothing read that was never appended, seqid continuity, replay
+//!   idempotence, accounting after a flush, MVCC, bounded file count.
 //! - liveness (in `cluster`): once faults stop, every outstanding call returns within a bound.
 
 pub mod archive;
