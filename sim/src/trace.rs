@@ -200,7 +200,8 @@ impl Recorder {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
-            trace: Mutex::new(Trace::default()),
+            // A run records about 5,000–10,000 events: start big enough to rarely regrow.
+            trace: Mutex::new(Trace { recs: Vec::with_capacity(8_192) }),
             fired: Mutex::new([0; 10]),
             ended: Default::default(),
         })

@@ -176,3 +176,53 @@ pub fn oblige(regions: &mut BTreeMap<std::sync::Arc<str>, RegionModel>, m: &Inc,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> RegionModel {
+        let mut r = RegionModel::default();
+        for (seqid, fp, marker) in [(1, 10, false), (2, 20, true), (3, 30, false)] {
+            r.writes.entry(seqid).or_default().push(Write { inc: 0, txid: seqid, fp, marker });
+        }
+        r
+    }
+
+    /// An open must read back every pending obligation; what it reads then must stay.
+    #[test]
+    fn pending_and_kept_cells_must_be_read() {
+        let mut r = model();
+        r.pending.insert((3, 30), "acked".into());
+        let read: BTreeSet<CellId> = [(1, 10)].into();
+        let e = r.check_open("r1-0", 1, "rs1,2", &read, 4, 0).unwrap_err();
+        assert_eq!(e.0, "acked-readable", "{}", e.1);
+        let read: BTreeSet<CellId> = [(1, 10), (3, 30)].into();
+        r.check_open("r1-0", 1, "rs1,2", &read, 4, 0).unwrap();
+        assert!(r.pending.is_empty());
+        let e = r.check_open("r1-0", 2, "rs1,3", &[(1, 10)].into(), 5, 0).unwrap_err();
+        assert_eq!(e.0, "acked-readable", "a cell read at an earlier open must stay: {}", e.1);
+    }
+
+    /// Markers, other values and unknown seqids are never readable.
+    #[test]
+    fn phantom_cells_are_refused() {
+        for cell in [(2, 20), (1, 11), (9, 10)] {
+            let e = model().check_open("r1-0", 1, "rs1,2", &[cell].into(), 10, 0).unwrap_err();
+            assert_eq!(e.0, "phantom-read", "{cell:?}: {}", e.1);
+        }
+    }
+
+    /// The open seqid is above everything held or replayed, and later appends stay above it.
+    #[test]
+    fn seqids_continue_above_the_open() {
+        let mut r = model();
+        r.recovered_max = 5;
+        let e = r.check_open("r1-0", 1, "rs1,2", &[(3, 30)].into(), 5, 0).unwrap_err();
+        assert_eq!(e.0, "seqid-continuity", "{}", e.1);
+        r.check_open("r1-0", 1, "rs1,2", &[(3, 30)].into(), 6, 0).unwrap();
+        assert_eq!(r.check_continuity(1, "rs1,2", 5).unwrap_err().0, "seqid-continuity");
+        r.check_continuity(1, "rs1,2", 6).unwrap();
+        r.check_continuity(2, "rs1,3", 1).unwrap();
+    }
+}

@@ -143,3 +143,44 @@ pub fn check(
     }
     Ok(max)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hwal::format::ReadEntry;
+    use hwal::{Entry, RegionName, WalEdit, WalKey};
+
+    fn entry(txid: u64, region: &str, seqid: u64, edit: WalEdit) -> ReadEntry {
+        let mut key = WalKey::new(RegionName::new(region), "t1", 0);
+        key.seqid = seqid;
+        ReadEntry { offset: txid * 100, framed_len: 100, entry: Entry { txid, key, edit } }
+    }
+
+    /// X(w, r) keeps each file's data entries above the region's flushed seqid, in file order;
+    /// markers and other regions' entries go elsewhere.
+    #[test]
+    fn expected_outputs_per_file_and_region() {
+        let put = |v: &[u8]| WalEdit::put(b"row", b"f", b"q", 1, v);
+        let marker = WalEdit::flush_marker(hwal::wal::entry::FlushAction::Start, 3, 1);
+        let files = vec![
+            FileRead {
+                path: "WALs/rs1,1-splitting/rs1,1.1".into(),
+                number: 1,
+                entries: vec![entry(1, "a", 1, put(b"1")), entry(2, "a", 2, marker), entry(3, "b", 1, put(b"2"))],
+                tail: None,
+            },
+            FileRead {
+                path: "WALs/rs1,1-splitting/rs1,1.2".into(),
+                number: 2,
+                entries: vec![entry(4, "a", 3, put(b"3")), entry(5, "a", 4, put(b"4"))],
+                tail: None,
+            },
+        ];
+        let flushed: BTreeMap<String, u64> = [("a".to_string(), 3)].into();
+        let x = expected(&files, &flushed);
+        let fp = |v: &[u8]| fingerprint(b"row", v);
+        assert_eq!(x.len(), 2, "{x:?}");
+        assert_eq!(x[&("rs1,1.1".to_string(), "b".to_string())], vec![(1, fp(b"2"))]);
+        assert_eq!(x[&("rs1,1.2".to_string(), "a".to_string())], vec![(4, fp(b"4"))]);
+    }
+}
