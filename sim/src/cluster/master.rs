@@ -88,7 +88,9 @@ impl SplitRecovery {
                     attempt += 1;
                     madsim::time::sleep(Duration::from_millis(SPLIT_RETRY_MS)).await;
                 }
-                Err(e) => return Err(("split-complete", format!("{server}: split failed after {attempt} attempts: {e}"))),
+                Err(e) => {
+                    return Err(("split-complete", format!("{server}: split failed after {attempt} attempts: {e}")))
+                }
             }
         };
         let max = split::check(&world.dfs, server, dir, &read.files, &flushed, &report)?;

@@ -31,8 +31,8 @@ use hwal::{Region, RegionError, RegionName, RegionOptions, StoredCell, Wal};
 use tokio::sync::Notify;
 
 use super::server::{region_labels, ServerCtl};
-use super::world::World;
 use super::workload::with_classic_retries;
+use super::world::World;
 use super::{FAMILY, TABLE};
 use crate::oracle::regions::CellId;
 use crate::oracle::{fingerprint, Category};
@@ -86,7 +86,9 @@ async fn open_retry(world: &World, ctl: &ServerCtl, env: &Arc<dyn Env>, wal: &Ar
         match Region::open(env.clone(), wal.clone(), TABLE, &name, options()).await {
             Ok(r) => return r,
             Err(e) => {
-                world.rec.sim(&ctl.name, SimEvent::RegionFailed { region: label.clone(), op: "open", error: e.to_string() });
+                world
+                    .rec
+                    .sim(&ctl.name, SimEvent::RegionFailed { region: label.clone(), op: "open", error: e.to_string() });
                 madsim::time::sleep(Duration::from_millis(OPEN_RETRY_MS)).await;
             }
         }
@@ -164,7 +166,12 @@ async fn open_verified(world: &World, ctl: &ServerCtl, env: &Arc<dyn Env>, wal: 
         world.fail(
             Category::Correctness,
             "seqid-continuity",
-            format!("{}: {label} reopened at seqid {} after opening at {}", ctl.name, again.open_seqid(), report.open_seqid),
+            format!(
+                "{}: {label} reopened at seqid {} after opening at {}",
+                ctl.name,
+                again.open_seqid(),
+                report.open_seqid
+            ),
         );
     }
     world.rec.sim(
@@ -180,9 +187,17 @@ pub fn check_mvcc(world: &World, ctl: &ServerCtl, h: &Hosted) {
     let (read, write) = (mvcc.read_point(), mvcc.write_point());
     let last = h.last_read_point.fetch_max(read, Ordering::SeqCst);
     if read > write {
-        world.fail(Category::Correctness, "mvcc", format!("{}: {} read point {read} above write point {write}", ctl.name, h.label));
+        world.fail(
+            Category::Correctness,
+            "mvcc",
+            format!("{}: {} read point {read} above write point {write}", ctl.name, h.label),
+        );
     } else if read < last {
-        world.fail(Category::Correctness, "mvcc", format!("{}: {} read point went back from {last} to {read}", ctl.name, h.label));
+        world.fail(
+            Category::Correctness,
+            "mvcc",
+            format!("{}: {} read point went back from {last} to {read}", ctl.name, h.label),
+        );
     }
     h.region.check_invariants();
 }
@@ -236,7 +251,13 @@ pub async fn flush(world: &World, ctl: &ServerCtl, wal: &Wal, h: &Hosted, reason
 }
 
 /// Flushes the regions the WAL names in `RegionsToFlush`, during the safety phase.
-pub async fn flusher(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regions: Arc<Vec<Arc<Hosted>>>, q: Arc<FlushQueue>) {
+pub async fn flusher(
+    world: Arc<World>,
+    ctl: Arc<ServerCtl>,
+    wal: Arc<Wal>,
+    regions: Arc<Vec<Arc<Hosted>>>,
+    q: Arc<FlushQueue>,
+) {
     loop {
         q.ready.notified().await;
         loop {
@@ -281,8 +302,10 @@ pub async fn final_checks(world: &World, ctl: &ServerCtl, wal: &Wal, regions: &[
         with_classic_retries(world, || flush(world, ctl, wal, h, "final")).await?;
     }
     for _ in 0..2 {
-        with_classic_retries(world, || async { wal.roll_writer(true).await.map(|_| ()).map_err(|e| format!("roll: {e}")) })
-            .await?;
+        with_classic_retries(world, || async {
+            wal.roll_writer(true).await.map(|_| ()).map_err(|e| format!("roll: {e}"))
+        })
+        .await?;
     }
     let rolled = wal.rolled_files().await;
     if let Some(f) = rolled.first() {
@@ -312,7 +335,8 @@ pub async fn final_checks(world: &World, ctl: &ServerCtl, wal: &Wal, regions: &[
             .and_then(|b| read_log(&path, &b, RecoveryMode::TolerateAnyCorruption).ok())
             .map_or(0, |l| l.entries.len());
         if held > 0 {
-            let msg = format!("{}: {path} holds {held} entries, is not the current file, and was not archived", ctl.name);
+            let msg =
+                format!("{}: {path} holds {held} entries, is not the current file, and was not archived", ctl.name);
             world.fail(Category::Correctness, "bounded-files", msg);
             return Ok(());
         }

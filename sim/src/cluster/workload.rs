@@ -49,13 +49,7 @@ fn value(d: &mut Dice, len: u64) -> Vec<u8> {
 }
 
 /// One put. Returns the error text if a call failed.
-pub async fn put(
-    world: &World,
-    ctl: &ServerCtl,
-    region: &Hosted,
-    dur: Durability,
-    d: &mut Dice,
-) -> Result<(), String> {
+pub async fn put(world: &World, ctl: &ServerCtl, region: &Hosted, dur: Durability, d: &mut Dice) -> Result<(), String> {
     let row = format!("row-{:04}", d.below(10_000));
     let (lo, hi) = world.knobs.value_bytes;
     let len = d.range(lo, hi);

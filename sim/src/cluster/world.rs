@@ -31,6 +31,9 @@ pub struct Call {
     pub started_ns: u64,
 }
 
+/// Recovered-edits files of a region as the master copied them: (path, bytes).
+pub type EditsFiles = Vec<(String, Vec<u8>)>;
+
 /// Everything the actors of a run share.
 pub struct World {
     /// The seed's knobs.
@@ -46,7 +49,7 @@ pub struct World {
     /// Trace name of the master.
     pub master: Arc<str>,
     calls: Mutex<(u64, BTreeMap<u64, Call>)>,
-    edits: Mutex<BTreeMap<String, Vec<(String, Vec<u8>)>>>,
+    edits: Mutex<BTreeMap<String, EditsFiles>>,
     failure: Mutex<Option<Failure>>,
     ops_started: AtomicU64,
     ops_done: AtomicU64,
@@ -151,12 +154,12 @@ impl World {
 
     /// The master's copy of `region`'s finished recovered-edits files after a split (path,
     /// bytes), for the replay-idempotence check.
-    pub fn set_edits_snapshot(&self, region: &str, files: Vec<(String, Vec<u8>)>) {
+    pub fn set_edits_snapshot(&self, region: &str, files: EditsFiles) {
         lock(&self.edits).insert(region.to_string(), files);
     }
 
     /// Takes the copy [`World::set_edits_snapshot`] made (empty when there is none).
-    pub fn take_edits_snapshot(&self, region: &str) -> Vec<(String, Vec<u8>)> {
+    pub fn take_edits_snapshot(&self, region: &str) -> EditsFiles {
         lock(&self.edits).remove(region).unwrap_or_default()
     }
 

@@ -39,7 +39,13 @@ impl SimFs {
     /// A handle for the server `who` running on `node`. While `rate_faults` is false, the rate
     /// faults (slow syncs, sync and append errors, broken streams) spare its files; ENOSPC and
     /// data-node loss still apply.
-    pub fn new(dfs: Arc<SimDfs>, node: NodeId, who: Arc<str>, clock: Arc<WallClock>, rate_faults: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        dfs: Arc<SimDfs>,
+        node: NodeId,
+        who: Arc<str>,
+        clock: Arc<WallClock>,
+        rate_faults: Arc<AtomicBool>,
+    ) -> Self {
         Self { dfs, node, who, clock, rate_faults }
     }
 }

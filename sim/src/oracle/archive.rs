@@ -58,9 +58,8 @@ pub fn on_archived(m: &Inc, dfs: &SimDfs, file: &str, current_check: bool) -> Re
             continue;
         }
         let elsewhere = m.copies.get(txid).is_some_and(|cs| {
-            cs.iter().any(|&(i, _)| {
-                i != ino && dfs.path_of_inode(i).is_some_and(|p| !p.starts_with(naming::OLD_WALS_DIR))
-            })
+            cs.iter()
+                .any(|&(i, _)| i != ino && dfs.path_of_inode(i).is_some_and(|p| !p.starts_with(naming::OLD_WALS_DIR)))
         });
         if !elsewhere {
             return Err((

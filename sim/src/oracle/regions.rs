@@ -101,8 +101,13 @@ impl RegionModel {
         open_seqid: u64,
         replay_max: u64,
     ) -> Result<(), Violation> {
-        let missing = self.keep.iter().find(|c| !cells.contains(c)).map(|c| (*c, "it was readable or flushed before".to_string()));
-        let missing = missing.or_else(|| self.pending.iter().find(|(c, _)| !cells.contains(c)).map(|(c, w)| (*c, w.clone())));
+        let missing = self
+            .keep
+            .iter()
+            .find(|c| !cells.contains(c))
+            .map(|c| (*c, "it was readable or flushed before".to_string()));
+        let missing =
+            missing.or_else(|| self.pending.iter().find(|(c, _)| !cells.contains(c)).map(|(c, w)| (*c, w.clone())));
         if let Some(((seqid, _), why)) = missing {
             let max = cells.iter().map(|c| c.0).max().unwrap_or(0);
             return Err((
@@ -146,7 +151,10 @@ impl RegionModel {
     /// Check 5: the live region of incarnation `inc` read `cells`.
     pub fn check_live(&self, label: &str, inc: usize, m: &Inc, cells: &BTreeSet<CellId>) -> Result<(), Violation> {
         if let Some((seqid, _)) = self.keep.iter().find(|c| !cells.contains(c)) {
-            return Err(("live-readable", format!("{}: {label} seqid {seqid} (kept since an open or a flush) is not readable", m.name)));
+            return Err((
+                "live-readable",
+                format!("{}: {label} seqid {seqid} (kept since an open or a flush) is not readable", m.name),
+            ));
         }
         for (seqid, ws) in &self.writes {
             for w in ws.iter().filter(|w| w.inc == inc && !w.marker && m.applied.contains(&w.txid)) {

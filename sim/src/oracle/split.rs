@@ -80,14 +80,20 @@ pub fn check(
     for o in &report.outputs {
         let key = (hwal::env::file_name(&o.wal).to_string(), o.region.as_str().to_string());
         if !x.contains_key(&key) {
-            return fail(format!("output {} holds {} entries of {} from {}, none expected", o.path, o.edits, key.1, key.0));
+            return fail(format!(
+                "output {} holds {} entries of {} from {}, none expected",
+                o.path, o.edits, key.1, key.0
+            ));
         }
         by_path.entry(&o.path).or_default().push(key);
     }
     // 1.
     for (w, r) in x.keys() {
         if !report.outputs.iter().any(|o| hwal::env::file_name(&o.wal) == w && o.region.as_str() == r) {
-            return fail(format!("{w} holds {} entries of {r} above its flushed seqid, but the split wrote none", x[&(w.clone(), r.clone())].len()));
+            return fail(format!(
+                "{w} holds {} entries of {r} above its flushed seqid, but the split wrote none",
+                x[&(w.clone(), r.clone())].len()
+            ));
         }
     }
     // 2.
@@ -112,7 +118,10 @@ pub fn check(
         let set: BTreeSet<Item> = items.iter().copied().collect();
         for k in keys {
             if let Some(lost) = x[k].iter().find(|i| !set.contains(i)) {
-                return fail(format!("{path} was kept over the output of {} from {}, which held seqid {} it lacks", k.1, k.0, lost.0));
+                return fail(format!(
+                    "{path} was kept over the output of {} from {}, which held seqid {} it lacks",
+                    k.1, k.0, lost.0
+                ));
             }
         }
         let m = max.entry(region.clone()).or_insert(0);
@@ -134,7 +143,8 @@ pub fn check(
     }
     for w in &report.wals {
         match &w.disposition {
-            WalDisposition::Archived { to } if to.starts_with(naming::OLD_WALS_DIR) && dfs.exists(to) && !dfs.exists(&w.path) => {}
+            WalDisposition::Archived { to }
+                if to.starts_with(naming::OLD_WALS_DIR) && dfs.exists(to) && !dfs.exists(&w.path) => {}
             other => return fail(format!("{} was not archived: {other:?}", w.path)),
         }
     }
