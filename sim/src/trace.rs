@@ -252,6 +252,11 @@ impl Recorder {
         *lock(&self.fired)
     }
 
+    /// Drops the recorded events (the runner, once it took what it needs).
+    pub fn clear(&self) {
+        *lock(&self.trace) = Trace::default();
+    }
+
     /// Runs `f` on the trace.
     pub fn with_trace<R>(&self, f: impl FnOnce(&Trace) -> R) -> R {
         f(&lock(&self.trace))

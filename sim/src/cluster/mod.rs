@@ -97,6 +97,19 @@ pub async fn run(knobs: Knobs, slot: &RecorderSlot) -> Outcome {
         sup.liveness().await;
     }
     world.rec.end(&world.master, SimEvent::End { ops: world.ops_started() });
+    // Kill every node so madsim drops their tasks: a task parked on a `Notify` that it owns
+    // itself (a flusher on its queue, engine tasks on their WAL's events) is a reference cycle
+    // nothing else would ever break, and it would keep the whole run (world, regions, WALs)
+    // alive until the sweep ends.
+    for s in &sup.servers {
+        Handle::current().kill(s.node);
+    }
+    madsim::time::sleep(TICK).await;
+    // What a leftover cycle could still keep alive should not be the run's bulk: the model,
+    // the master's copies and every file's bytes go now (the trace goes once the runner read it).
+    *lock(&world.oracle) = crate::oracle::Oracle::default();
+    world.clear_edits_snapshots();
+    world.dfs.clear();
     Outcome { failure: world.failure(), ops: world.ops_started(), rec }
 }
 

@@ -163,6 +163,11 @@ impl World {
         lock(&self.edits).remove(region).unwrap_or_default()
     }
 
+    /// Drops every copy [`World::set_edits_snapshot`] made (end of run).
+    pub fn clear_edits_snapshots(&self) {
+        lock(&self.edits).clear();
+    }
+
     /// Outstanding calls, oldest first.
     pub fn outstanding(&self) -> Vec<Call> {
         lock(&self.calls).1.values().cloned().collect()

@@ -136,6 +136,15 @@ impl SimDfs {
         st.rates = rates;
     }
 
+    /// Forgets every file and directory (end of run: nothing may read them any more).
+    pub fn clear(&self) {
+        let mut st = self.lock();
+        st.dirs.clear();
+        st.names.clear();
+        st.created.clear();
+        st.inodes.clear();
+    }
+
     /// Replaces the fault rates (all zero at the start of the liveness phase).
     pub fn set_rates(&self, rates: Rates) {
         self.lock().rates = rates;
