@@ -8,7 +8,7 @@
 //! - `fs`: a [`SimFs`] bound to that node; `seed`: the run seed (so `Env::rng` streams are
 //!   derived from it).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,7 @@ impl WallClock {
 pub struct SimEnv {
     node: NodeId,
     fs: Arc<dyn WalFs>,
+    rate_faults: Arc<AtomicBool>,
     clock: Arc<WallClock>,
     seed: u64,
     start: Instant,
@@ -58,8 +59,15 @@ pub struct SimEnv {
 impl SimEnv {
     /// The environment of server `who` on madsim node `node`.
     pub fn new(node: NodeId, who: Arc<str>, dfs: Arc<SimDfs>, clock: Arc<WallClock>, seed: u64) -> Arc<Self> {
-        let fs: Arc<dyn WalFs> = Arc::new(SimFs::new(dfs, node, who, clock.clone()));
-        Arc::new(Self { node, fs, clock, seed, start: Instant::now() })
+        let rate_faults = Arc::new(AtomicBool::new(true));
+        let fs: Arc<dyn WalFs> = Arc::new(SimFs::new(dfs, node, who, clock.clone(), rate_faults.clone()));
+        Arc::new(Self { node, fs, rate_faults, clock, seed, start: Instant::now() })
+    }
+
+    /// Switches the DFS's rate faults on or off for this environment's files (the master's last
+    /// split attempts run without them; see `cluster::master`).
+    pub fn set_rate_faults(&self, on: bool) {
+        self.rate_faults.store(on, Ordering::SeqCst);
     }
 }
 

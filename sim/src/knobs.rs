@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// Give each client an equal share of `ops` instead of one shared budget, so the clients'
     /// op sequences do not depend on timing (`run --pipeline both --diff`).
     pub per_client_ops: bool,
+    /// Check at every `ARCHIVED` event that the file is not the writer's current one. Off,
+    /// only the recovery and region oracles judge an archived current file.
+    pub archive_check: bool,
 }
 
 impl Default for RunOptions {
@@ -48,6 +51,7 @@ impl Default for RunOptions {
             ops: DEFAULT_OPS,
             ack_check: true,
             per_client_ops: false,
+            archive_check: true,
         }
     }
 }
@@ -71,6 +75,9 @@ impl RunOptions {
         }
         if !self.ack_check {
             s += " --no-ack-check";
+        }
+        if !self.archive_check {
+            s += " --no-archive-check";
         }
         s
     }
@@ -130,6 +137,14 @@ pub struct Knobs {
     pub engine: EngineKnobs,
     /// Ops of each server's liveness workload.
     pub liveness_ops: u64,
+    /// Chance that a client op is a region flush.
+    pub flush: f64,
+    /// `Config::max_logs`: rolled files above which the WAL asks regions to flush.
+    pub max_logs: usize,
+    /// `SplitConfig::split_buffer_bytes` of the master's splits.
+    pub split_buffer_bytes: u64,
+    /// `SplitConfig::split_writer_threads` of the master's splits.
+    pub split_writers: usize,
     /// The fault plan.
     pub plan: FaultPlan,
 }
@@ -164,6 +179,10 @@ impl Knobs {
         let mut engine = engine;
         engine.max_unacked_bytes = engine.batch_size_bytes * *d.pick(&[1, 4, 1024]);
         let liveness_ops = 8;
+        let flush = *d.pick(&[0.0, 0.005, 0.01, 0.02]);
+        let max_logs = *d.pick(&[2, 4, 8, 32]);
+        let split_buffer_bytes = *d.pick(&[1024, 16 * 1024, 128 * 1024 * 1024]);
+        let split_writers = d.range(1, 3) as usize;
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
         if let Some(keep) = &opts.keep {
             plan.retain(keep);
@@ -183,6 +202,10 @@ impl Knobs {
             sync_ms_max,
             engine,
             liveness_ops,
+            flush,
+            max_logs,
+            split_buffer_bytes,
+            split_writers,
             plan,
         }
     }
@@ -208,8 +231,22 @@ impl Knobs {
             min_tolerable_replication: 2,
             low_replication_check_interval: Duration::from_millis(500),
             shutdown_timeout: Duration::from_secs(15),
+            max_logs: self.max_logs,
+            // Archived files stay in `oldWALs/` for the whole run: the oracles read them.
+            cleaner_ttl: Duration::from_secs(86_400),
+            cleaner_interval: Duration::from_secs(86_400),
             mutant: self.opts.mutant,
             ..Config::default()
+        }
+    }
+
+    /// The master's split settings.
+    pub fn split_config(&self) -> hwal::SplitConfig {
+        hwal::SplitConfig {
+            split_buffer_bytes: self.split_buffer_bytes,
+            split_writer_threads: self.split_writers,
+            worker_name: "master".to_string(),
+            ..hwal::SplitConfig::default()
         }
     }
 
@@ -221,7 +258,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} coalesce={} max_unacked={} faults={}",
+             roll_on_sync_ms={} coalesce={} max_unacked={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -248,6 +285,10 @@ impl Knobs {
             e.roll_on_sync_ms,
             e.sync_coalesce,
             e.max_unacked_bytes,
+            self.flush,
+            self.max_logs,
+            self.split_buffer_bytes,
+            self.split_writers,
             self.plan.kinds_line(),
         )
     }

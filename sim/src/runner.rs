@@ -107,6 +107,7 @@ fn run_on_this_thread(seed: u64, opts: &RunOptions, keep_trace: bool) -> RunResu
         let outcome = rt.block_on(cluster::run(knobs, &slot));
         let failed = outcome.failure.is_some();
         let trace = (keep_trace || failed).then(|| outcome.rec.with_trace(|t| t.lines()));
+        outcome.rec.clear();
         (outcome.failure, outcome.rec.fired(), outcome.ops, trace)
     }));
     match result {

@@ -45,6 +45,31 @@ pub enum SimEvent {
     OpenFailed { error: String },
     /// A server's directory was read and checked after its clean close.
     Verified { files: usize, entries: usize },
+    /// The master split a dead server's WALs (after `attempts` tries).
+    Split {
+        server: String,
+        wals: usize,
+        entries: usize,
+        kept: u64,
+        skipped_flushed: u64,
+        outputs: usize,
+        attempts: u32,
+    },
+    /// A split attempt failed (retried).
+    SplitFailed { attempt: u32, error: String },
+    /// A region opened (replaying its recovered edits) and was verified.
+    Replay { region: Arc<str>, files: usize, applied: u64, replay_max: u64, open_seqid: u64, cells: usize },
+    /// A region was closed, its recovered edits put back, reopened, and read the same.
+    Reopen { region: Arc<str>, restored: usize, open_seqid: u64, cells: usize },
+    /// A region operation failed (`open` is retried).
+    RegionFailed { region: Arc<str>, op: &'static str, error: String },
+    /// A region flush completed.
+    Flush { region: Arc<str>, reason: &'static str, flush_seqid: u64, flushed_seqid: u64, cells: usize },
+    /// A region flush failed.
+    FlushFailed { region: Arc<str>, reason: &'static str, error: String },
+    /// After the final flushes and rolls: WAL files left in the server's directory, and the
+    /// archived ones.
+    WalFiles { live: usize, archived: usize },
     /// An oracle failed.
     OracleFail { category: &'static str, check: &'static str, message: String },
     /// The run ended.
@@ -70,6 +95,29 @@ impl fmt::Display for SimEvent {
             ),
             SimEvent::OpenFailed { error } => write!(f, "OPEN_FAIL   error={error:?}"),
             SimEvent::Verified { files, entries } => write!(f, "VERIFIED    files={files} entries={entries}"),
+            SimEvent::Split { server, wals, entries, kept, skipped_flushed, outputs, attempts } => write!(
+                f,
+                "SPLIT       server={server} wals={wals} entries={entries} kept={kept} skipped_flushed={skipped_flushed} outputs={outputs} attempts={attempts}"
+            ),
+            SimEvent::SplitFailed { attempt, error } => write!(f, "SPLIT_FAIL  attempt={attempt} error={error:?}"),
+            SimEvent::Replay { region, files, applied, replay_max, open_seqid, cells } => write!(
+                f,
+                "REPLAY      region={region} files={files} applied={applied} replay_max={replay_max} open_seqid={open_seqid} cells={cells}"
+            ),
+            SimEvent::Reopen { region, restored, open_seqid, cells } => {
+                write!(f, "REOPEN      region={region} restored={restored} open_seqid={open_seqid} cells={cells}")
+            }
+            SimEvent::RegionFailed { region, op, error } => {
+                write!(f, "REGION_FAIL region={region} op={op} error={error:?}")
+            }
+            SimEvent::Flush { region, reason, flush_seqid, flushed_seqid, cells } => write!(
+                f,
+                "FLUSH       region={region} reason={reason} flush_seqid={flush_seqid} flushed={flushed_seqid} cells={cells}"
+            ),
+            SimEvent::FlushFailed { region, reason, error } => {
+                write!(f, "FLUSH_FAIL  region={region} reason={reason} error={error:?}")
+            }
+            SimEvent::WalFiles { live, archived } => write!(f, "WAL_FILES   live={live} archived={archived}"),
             SimEvent::OracleFail { category, check, message } => {
                 write!(f, "ORACLE_FAIL category={category} check={check} message={message:?}")
             }
@@ -152,7 +200,8 @@ impl Recorder {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
-            trace: Mutex::new(Trace::default()),
+            // A run records about 5,000–10,000 events: start big enough to rarely regrow.
+            trace: Mutex::new(Trace { recs: Vec::with_capacity(8_192) }),
             fired: Mutex::new([0; 10]),
             ended: Default::default(),
         })
@@ -201,6 +250,11 @@ impl Recorder {
     /// How many times each kind fired.
     pub fn fired(&self) -> [u64; FaultKind::ALL.len()] {
         *lock(&self.fired)
+    }
+
+    /// Drops the recorded events (the runner, once it took what it needs).
+    pub fn clear(&self) {
+        *lock(&self.trace) = Trace::default();
     }
 
     /// Runs `f` on the trace.

@@ -2,9 +2,11 @@
 //!
 //! For each mutant — sync futures completed before the sync returns (`complete-before-sync`),
 //! unacked entries dropped instead of re-written after a writer breaks
-//! (`no-rewrite-after-broken`) — a few hundred seeds are run and the test asserts that the
-//! oracles fail at least half of them (once with every oracle, once without the immediate ack
-//! check, so the crash-recovery and final oracles prove their own power), while the correct
+//! (`no-rewrite-after-broken`), the current file archived with the rolled ones
+//! (`archive-current-file`) — a few hundred seeds are run and the test asserts that the
+//! oracles fail at least half of them (once with every oracle, once without the mutant's most
+//! direct check — the immediate ack check, or the archive-current check at `ARCHIVED` events —
+//! so the crash-recovery, region and final oracles prove their own power), while the correct
 //! engine passes every one of the same seeds.
 //!
 //! The seed set is a fixed range minus the seeds on which the *current* engine already fails
@@ -48,17 +50,20 @@ fn mutants_are_caught_and_the_correct_engine_is_not() {
         seeds.len() - clean.len(),
         seeds.len()
     );
-    for mutant in [Mutant::CompleteBeforeSync, Mutant::NoRewriteAfterBroken] {
-        // With every oracle, then with the immediate ack check off (recovery and final
-        // oracles alone must still catch it).
-        for ack_check in [true, false] {
-            let opts = RunOptions { mutant, ack_check, ..options() };
+    for mutant in [Mutant::CompleteBeforeSync, Mutant::NoRewriteAfterBroken, Mutant::ArchiveCurrentFile] {
+        // With every oracle, then without the mutant's most direct check (the recovery,
+        // region and final oracles alone must still catch it).
+        for direct in [true, false] {
+            let opts = match mutant {
+                Mutant::ArchiveCurrentFile => RunOptions { mutant, archive_check: direct, ..options() },
+                _ => RunOptions { mutant, ack_check: direct, ..options() },
+            };
             let runs = run_many(&clean, JOBS, &opts);
             let caught = runs.iter().filter(|r| r.failure.is_some()).count();
             eprintln!(
-                "mutant {} (ack check {}): caught on {caught} of {} seeds the correct engine passes",
+                "mutant {} (direct check {}): caught on {caught} of {} seeds the correct engine passes",
                 mutant.name(),
-                if ack_check { "on" } else { "off" },
+                if direct { "on" } else { "off" },
                 clean.len()
             );
             assert!(

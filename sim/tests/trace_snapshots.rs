@@ -57,7 +57,7 @@ fn scheduled_slow_sync() {
 /// A broken writer on the scheduled pipeline: epoch bump, re-written entries, no caller error.
 #[test]
 fn scheduled_broken_writer() {
-    pinned("scheduled_broken_writer", 11, Pipeline::Scheduled, &[FaultKind::BrokenWriter]);
+    pinned("scheduled_broken_writer", 10, Pipeline::Scheduled, &[FaultKind::BrokenWriter]);
 }
 
 /// A broken writer on the classic pipeline: damaged WAL, failed syncs, zig-zag roll.

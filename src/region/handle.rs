@@ -284,7 +284,8 @@ impl Region {
 
     /// Closes the region (HBase `doClose`): refuses new mutations, waits for those in flight,
     /// flushes, writes a synced REGION_CLOSE marker (which drops the region from the WAL's
-    /// accounting) and a `.seqid` file at the read point. Idempotent.
+    /// accounting) and a `.seqid` file at the read point (at the marker's seqid when the marker
+    /// failed, so a reopen continues above it). Idempotent.
     pub async fn close(&self) -> Result<(), RegionError> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -293,8 +294,12 @@ impl Region {
         self.flush_internal().await?;
         let region = self.name.as_str();
         let marker = WalEdit::region_event_marker(RegionEvent::Close, self.mvcc.read_point(), self.now_ms());
-        self.write_marker(marker, "REGION_CLOSE", true).await?;
         let dir = layout::recovered_edits_dir(&self.table, region);
+        if let Err(e) = self.write_marker(marker, "REGION_CLOSE", true).await {
+            // The marker may be in the WAL: a reopen must continue above its seqid (best effort).
+            let _ = super::seqid_file::write_seqid_file(&*self.fs, region, &dir, self.mvcc.write_point()).await;
+            return Err(e);
+        }
         super::seqid_file::write_seqid_file(&*self.fs, region, &dir, self.mvcc.read_point()).await
     }
 

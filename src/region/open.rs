@@ -12,7 +12,9 @@
 //! 5. `next = max(max_seqid, highest .seqid file, highest seqid seen in replay) + 1`; write
 //!    `recovered.edits/<next - 1>.seqid`; the open seqid is `next`: `mvcc.advance_to(next)`, so
 //!    every new edit gets a seqid above everything the region held or replayed (HBase test2727).
-//! 6. Append a REGION_OPEN marker and sync it.
+//! 6. Append a REGION_OPEN marker and sync it. If that fails, write a `.seqid` file at the
+//!    marker's seqid (best effort) before failing the open, so a retried open continues above
+//!    the marker, which may be in the WAL.
 
 use std::collections::BTreeMap;
 
@@ -112,7 +114,12 @@ impl Region {
         seqid_file::write_seqid_file(&*self.fs, name, &dir, next - 1).await?;
         assert!(self.mvcc.advance_to(next), "nothing is in flight during open");
         let marker = WalEdit::region_event_marker(RegionEvent::Open, next, self.now_ms());
-        self.write_marker(marker, "write REGION_OPEN", true).await?;
+        if let Err(e) = self.write_marker(marker, "write REGION_OPEN", true).await {
+            // The marker may be in the WAL above `next`: a retried open must start above it, or
+            // the region's seqids would repeat in the WAL. Best effort: the open fails anyway.
+            let _ = seqid_file::write_seqid_file(&*self.fs, name, &dir, self.mvcc.write_point()).await;
+            return Err(e);
+        }
         tracing::info!(target: "hwal::region", region = name, open_seqid = next, applied = replay.cells_applied,
             files = replay.replayed.len(), "region opened");
         *lock(&self.open_report) =

@@ -19,6 +19,10 @@
 //!    region's max flushed seqid never goes backwards with ASYNC_WAL edits (HBASE-23157).
 //! 5. `abort_cache_flush` restores the flushing seqids; finding a lower value already present
 //!    means edits were acquired out of order — an invariant violation reported as an error.
+//! 6. An entry is accounted once, when first written. Its re-writes after a writer failure
+//!    only raise the new file's `highest` (the consumer's `AppendRecord::accounted`): a
+//!    re-applied REGION_CLOSE would drop a region reopened since, a re-applied edit would
+//!    count an edit flushed since as unflushed again.
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@ use std::fmt;
 
 use crate::sync::{AtomicU64, Ordering};
 
-use super::entry::RegionName;
+use super::entry::{RegionName, WalEdit, WalKey};
 
 /// Why a roll was requested (HBase `RollRequestReason`, plus the roller's own reasons).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -252,6 +252,12 @@ fn kind(hsync: bool) -> &'static str {
 pub trait WalListener: Send + Sync {
     /// Called for every event, in order, from whichever task made the transition.
     fn on_event(&self, _event: &WalEvent) {}
+    /// Detail: an entry (data or marker) is about to be published to the pipeline (HBase's
+    /// `visitLogEntryBeforeWrite`, seen from the appending side). Called in the appending task
+    /// once the txid and the region sequence id are assigned and before the entry is published,
+    /// so a listener knows every entry before any event about it (e.g. a region's own appends,
+    /// which the region API does not return). Only for [`detailed`](Self::detailed) listeners.
+    fn before_append(&self, _txid: u64, _key: &WalKey, _edit: &WalEdit) {}
     /// True to receive detail events (per entry, per future).
     fn detailed(&self) -> bool {
         false

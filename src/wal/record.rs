@@ -34,6 +34,12 @@ pub(crate) struct AppendRecord {
     pub close_region: bool,
     /// The framed entry; empty for an empty edit (nothing is written, the txid still counts).
     pub frame: Vec<u8>,
+    /// Set once the entry was written and its accounting applied. A re-write after a writer
+    /// failure (which can come long after: everything not yet hsynced is re-written) only adds
+    /// the copy to the new file's highest seqids: re-applying a REGION_CLOSE would drop the
+    /// accounting of the region reopened since, and re-applying an edit would count an edit
+    /// flushed since as unflushed again.
+    pub accounted: bool,
 }
 
 impl AppendRecord {
@@ -57,6 +63,7 @@ impl AppendRecord {
             in_memstore,
             close_region,
             frame,
+            accounted: false,
         }
     }
 

@@ -303,6 +303,9 @@ pub(crate) async fn append<P: PipelineImpl>(
     let (write_entry, txid) = b.claim(|| mvcc.try_begin(|| b.ring.try_claim())).await?;
     key.seqid = write_entry.seqid();
     let seqid = key.seqid;
+    if b.detailed {
+        b.listener.before_append(txid, &key, &edit);
+    }
     b.ring.publish(txid, Truck::Append(AppendRecord::encode(txid, key, edit, in_memstore)));
     p.after_publish();
     Ok(Appended { txid, seqid, write_entry })

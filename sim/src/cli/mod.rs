@@ -9,7 +9,7 @@
 //!
 //! Hidden on sweep/run/determinism/minimize: `--mutant NAME` (a deliberately broken engine),
 //! `--ops N` (safety-phase client ops), `--no-ack-check` (only recovery/final oracles judge
-//! durability); on run: `--keep-faults I,J,..|none` (a minimized
+//! durability), `--no-archive-check` (no archive-current check at ARCHIVED events); on run: `--keep-faults I,J,..|none` (a minimized
 //! schedule). Exit codes: 0 ok, 1 a seed failed (or traces differ), 2 usage error.
 
 mod run;
@@ -113,6 +113,10 @@ struct Common {
     /// Do not check acknowledgements immediately; only recovery and final oracles judge.
     #[arg(long, hide = true)]
     no_ack_check: bool,
+    /// Do not check at each ARCHIVED event that the current file is not archived; only the
+    /// recovery and region oracles judge.
+    #[arg(long, hide = true)]
+    no_archive_check: bool,
 }
 
 /// A usage error: message for stderr, exit code 2.
@@ -158,6 +162,7 @@ impl Common {
             ops: self.ops,
             ack_check: !self.no_ack_check,
             per_client_ops: false,
+            archive_check: !self.no_archive_check,
         };
         Ok((pipelines, opts))
     }

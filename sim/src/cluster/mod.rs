@@ -17,6 +17,7 @@
 //! failure.
 
 pub mod master;
+pub mod regions;
 pub mod server;
 pub mod workload;
 pub mod world;
@@ -34,7 +35,7 @@ use crate::oracle::recovery::{check_fenced, Need};
 use crate::oracle::{Category, Failure};
 use crate::rng::{stream, Dice};
 use crate::trace::{lock, Recorder, SimEvent};
-use master::{ReadOnlyRecovery, RecoveryHook};
+use master::{RecoveryHook, SplitRecovery};
 use server::{ServerCtl, Stage};
 use world::World;
 
@@ -46,6 +47,10 @@ pub const PHASE_TICK: Duration = Duration::from_millis(10);
 pub const SAFETY_CAP: Duration = Duration::from_secs(120);
 /// Once faults stop, every call must return within this (simulated).
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
+/// The table every region belongs to.
+pub const TABLE: &str = "t1";
+/// The family every put writes (regions have this one family).
+pub const FAMILY: &[u8] = b"f";
 
 /// What a run produced.
 pub struct Outcome {
@@ -74,17 +79,37 @@ pub async fn run(knobs: Knobs, slot: &RecorderSlot) -> Outcome {
     let clock = WallClock::new(&mut Dice::new(knobs.seed, stream::MASTER));
     dfs.configure(knobs.seed, rec.clone(), knobs.datanodes, knobs.sync_ms_max, knobs.plan.rates());
     let world = World::new(knobs, rec.clone(), dfs, clock);
-    let mut sup = Supervisor { world: world.clone(), servers: Vec::new(), hook: Box::new(ReadOnlyRecovery) };
+    let master_env = crate::env::SimEnv::new(
+        madsim::plugin::node(),
+        world.master.clone(),
+        world.dfs.clone(),
+        world.clock.clone(),
+        world.knobs.seed,
+    );
+    let hook = Box::new(SplitRecovery::new(master_env, world.knobs.split_config()));
+    let mut sup = Supervisor { world: world.clone(), servers: Vec::new(), hook };
     world.rec.sim(&world.master, SimEvent::Phase("safety"));
-    let starts = vec![0; world.knobs.regions];
     for slot in 0..world.knobs.servers {
-        sup.servers.push(server::start(&world, slot, 1, &starts));
+        sup.servers.push(server::start(&world, slot, 1));
     }
     sup.safety().await;
     if !world.failed() {
         sup.liveness().await;
     }
     world.rec.end(&world.master, SimEvent::End { ops: world.ops_started() });
+    // Kill every node so madsim drops their tasks: a task parked on a `Notify` that it owns
+    // itself (a flusher on its queue, engine tasks on their WAL's events) is a reference cycle
+    // nothing else would ever break, and it would keep the whole run (world, regions, WALs)
+    // alive until the sweep ends.
+    for s in &sup.servers {
+        Handle::current().kill(s.node);
+    }
+    madsim::time::sleep(TICK).await;
+    // What a leftover cycle could still keep alive should not be the run's bulk: the model,
+    // the master's copies and every file's bytes go now (the trace goes once the runner read it).
+    *lock(&world.oracle) = crate::oracle::Oracle::default();
+    world.clear_edits_snapshots();
+    world.dfs.clear();
     Outcome { failure: world.failure(), ops: world.ops_started(), rec }
 }
 
@@ -116,7 +141,7 @@ impl Supervisor {
         let world = self.world.clone();
         let budget = world.knobs.opts.ops;
         self.wait_until(cap, PHASE_TICK, |_| {
-            world.ops_started() >= budget && world.outstanding_of(&["append", "sync", "sync_all"]) == 0
+            world.ops_started() >= budget && world.outstanding_of(&["put", "sync", "sync_all", "flush"]) == 0
         })
         .await;
     }
@@ -179,20 +204,17 @@ impl Supervisor {
     }
 
     /// Fences, recovers and checks the dead incarnations of `slots`, then restarts each slot
-    /// as a new incarnation whose regions continue after the recovered seqids.
+    /// as a new incarnation, which reopens (replays) the slot's regions.
     async fn recover_and_restart(&mut self, slots: &[usize], need: Need) {
-        let mut starts = Vec::new();
         for &slot in slots {
             let ctl = self.servers[slot].clone();
-            let Some(rec) = master::fence_and_recover(&self.world, &*self.hook, ctl.inc, &ctl.name, need).await else {
+            if master::fence_and_recover(&self.world, &*self.hook, ctl.inc, &ctl.name, need).await.is_none() {
                 return;
-            };
-            let labels = server::region_labels(&self.world, slot);
-            starts.push(labels.iter().map(|l| rec.max_seqid.get(l).copied().unwrap_or(0)).collect::<Vec<_>>());
+            }
         }
-        for (&slot, s) in slots.iter().zip(starts) {
+        for &slot in slots {
             let next = self.servers[slot].incarnation + 1;
-            self.servers[slot] = server::start(&self.world, slot, next, &s);
+            self.servers[slot] = server::start(&self.world, slot, next);
         }
     }
 
@@ -203,9 +225,9 @@ impl Supervisor {
         w.rec.sim(&ctl.name, SimEvent::Pause);
         Handle::current().pause(ctl.node);
         madsim::time::sleep(Duration::from_millis(pause_ms)).await;
-        let Some(rec) = master::fence_and_recover(&w, &*self.hook, ctl.inc, &ctl.name, Need::ServerCrash).await else {
+        if master::fence_and_recover(&w, &*self.hook, ctl.inc, &ctl.name, Need::ServerCrash).await.is_none() {
             return;
-        };
+        }
         w.rec.sim(&ctl.name, SimEvent::Resume);
         Handle::current().resume(ctl.node);
         madsim::time::sleep(Duration::from_millis(zombie_ms)).await;
@@ -218,9 +240,7 @@ impl Supervisor {
             w.fail(Category::Correctness, check, msg);
             return;
         }
-        let labels = server::region_labels(&w, slot);
-        let starts: Vec<u64> = labels.iter().map(|l| rec.max_seqid.get(l).copied().unwrap_or(0)).collect();
-        self.servers[slot] = server::start(&w, slot, ctl.incarnation + 1, &starts);
+        self.servers[slot] = server::start(&w, slot, ctl.incarnation + 1);
     }
 
     async fn liveness(&mut self) {

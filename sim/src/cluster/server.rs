@@ -1,20 +1,26 @@
-//! A region-server incarnation: one madsim node, one `Wal`, a few regions, client tasks and a
-//! roller client, all spawned on that node (so `Handle::kill` drops all of them, engine tasks
+//! A region-server incarnation: one madsim node, one `Wal`, its slot's regions (real
+//! `hwal::Region`s, reopened on every incarnation: `regions`), client tasks, a roller client and
+//! a flusher, all spawned on that node (so `Handle::kill` drops all of them, engine tasks
 //! included, and `Handle::pause` stalls them).
 //!
 //! Lifecycle (driven by the supervisor through [`ServerCtl`]):
-//! 1. open the WAL (retried every 5 ms while it fails, e.g. under ENOSPC), start the clients;
+//! 1. open the WAL (retried every 5 ms while it fails, e.g. under ENOSPC), open and check the
+//!    regions (replaying what the master split), start the clients;
 //! 2. on `go_liveness`: run the liveness workload (SYNC/FSYNC puts that must all succeed);
-//! 3. on `go_close`: `sync_all(hsync)` then `close`, and report.
+//! 3. on `go_close`: the final region checks (`regions::final_checks`: quiescent MVCC, live
+//!    content, flush everything, roll, bounded file count), `sync_all(hsync)` then `close`, and
+//!    report.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hwal::{Mvcc, RegionName, Wal};
+use hwal::env::Env;
+use hwal::Wal;
 use madsim::task::NodeId;
 use tokio::sync::Notify;
 
-use super::workload::{self, Region};
+use super::regions::{self, FlushQueue};
+use super::workload;
 use super::world::World;
 use crate::env::SimEnv;
 use crate::oracle::listener::SimListener;
@@ -78,21 +84,11 @@ pub fn region_labels(world: &World, slot: usize) -> Vec<String> {
     (0..world.knobs.regions).map(|i| format!("r{}-{}", slot + 1, i)).collect()
 }
 
-/// Starts incarnation `incarnation` of slot `slot` on a new node; regions continue after the
-/// sequence ids in `starts`.
-pub fn start(world: &Arc<World>, slot: usize, incarnation: u32, starts: &[u64]) -> Arc<ServerCtl> {
+/// Starts incarnation `incarnation` of slot `slot` on a new node.
+pub fn start(world: &Arc<World>, slot: usize, incarnation: u32) -> Arc<ServerCtl> {
     let name: Arc<str> = Arc::from(format!("rs{},{}", slot + 1, incarnation));
     let node = madsim::runtime::Handle::current().create_node().name(format!("rs{}", slot + 1)).build();
     let inc = lock(&world.oracle).add_inc(name.clone(), slot);
-    let regions: Vec<Region> = region_labels(world, slot)
-        .into_iter()
-        .zip(starts)
-        .map(|(label, &start)| Region {
-            name: RegionName::new(&label),
-            label: Arc::from(label),
-            mvcc: Mvcc::new(start),
-        })
-        .collect();
     let ctl = Arc::new(ServerCtl {
         inc,
         name: name.clone(),
@@ -103,15 +99,14 @@ pub fn start(world: &Arc<World>, slot: usize, incarnation: u32, starts: &[u64]) 
         go_liveness: Notify::new(),
         go_close: Notify::new(),
     });
-    world.rec.sim(&name, SimEvent::Start { regions: regions.len(), clients: world.knobs.clients });
-    node.spawn(main(world.clone(), ctl.clone(), Arc::new(regions)));
+    world.rec.sim(&name, SimEvent::Start { regions: world.knobs.regions, clients: world.knobs.clients });
+    node.spawn(main(world.clone(), ctl.clone()));
     ctl
 }
 
-async fn open(world: &Arc<World>, ctl: &ServerCtl) -> Arc<Wal> {
-    let env = SimEnv::new(ctl.node, ctl.name.clone(), world.dfs.clone(), world.clock.clone(), world.knobs.seed);
+async fn open(world: &Arc<World>, ctl: &ServerCtl, env: &Arc<SimEnv>, flushes: &Arc<FlushQueue>) -> Arc<Wal> {
     let cfg = world.knobs.config(&ctl.name);
-    let listener = SimListener::new(world.clone(), ctl.inc, ctl.name.clone());
+    let listener = SimListener::new(world.clone(), ctl.inc, ctl.name.clone(), flushes.clone());
     loop {
         match Wal::open_with(env.clone(), cfg.clone(), listener.clone()).await {
             Ok(w) => return Arc::new(w),
@@ -123,8 +118,12 @@ async fn open(world: &Arc<World>, ctl: &ServerCtl) -> Arc<Wal> {
     }
 }
 
-async fn main(world: Arc<World>, ctl: Arc<ServerCtl>, regions: Arc<Vec<Region>>) {
-    let wal = open(&world, &ctl).await;
+async fn main(world: Arc<World>, ctl: Arc<ServerCtl>) {
+    let env = SimEnv::new(ctl.node, ctl.name.clone(), world.dfs.clone(), world.clock.clone(), world.knobs.seed);
+    let flushes = Arc::new(FlushQueue::default());
+    let wal = open(&world, &ctl, &env, &flushes).await;
+    let env: Arc<dyn Env> = env;
+    let regions = Arc::new(regions::open_all(&world, &ctl, &env, &wal).await);
     ctl.set(Stage::Running);
     let k = &world.knobs;
     for c in 0..k.clients {
@@ -134,20 +133,14 @@ async fn main(world: Arc<World>, ctl: Arc<ServerCtl>, regions: Arc<Vec<Region>>)
     if let Some(ms) = k.roll_every_ms {
         madsim::task::spawn(workload::roller(world.clone(), ctl.clone(), wal.clone(), ms));
     }
+    madsim::task::spawn(regions::flusher(world.clone(), ctl.clone(), wal.clone(), regions.clone(), flushes));
     ctl.go_liveness.notified().await;
     let tasks = k.clients.min(4);
     let handles: Vec<_> = (0..tasks)
         .map(|c| {
             let d = Dice::new(k.seed, stream::client(ctl.slot, ctl.incarnation, 512 + c));
             let ops = k.liveness_ops;
-            madsim::task::spawn(workload::liveness_client(
-                world.clone(),
-                ctl.clone(),
-                wal.clone(),
-                regions.clone(),
-                ops,
-                d,
-            ))
+            madsim::task::spawn(workload::liveness_client(world.clone(), ctl.clone(), regions.clone(), ops, d))
         })
         .collect();
     let mut result = Ok(0);
@@ -160,9 +153,10 @@ async fn main(world: Arc<World>, ctl: Arc<ServerCtl>, regions: Arc<Vec<Region>>)
     }
     ctl.set(Stage::LivenessDone(result));
     ctl.go_close.notified().await;
+    let checked = regions::final_checks(&world, &ctl, &wal, &regions).await;
     let synced = workload::with_classic_retries(&world, || workload::sync_all(&world, &ctl, &wal, true)).await;
     let call = world.begin_call(ctl.inc, &ctl.name, "close", 0);
     let closed = wal.close().await.map_err(|e| format!("close: {e}"));
     world.end_call(call);
-    ctl.set(Stage::Closed(synced.and(closed)));
+    ctl.set(Stage::Closed(checked.and(synced).and(closed)));
 }

@@ -1,35 +1,31 @@
 //! The workload: client tasks (HBase RPC handlers) on a region server, issuing puts with ASYNC,
-//! SYNC or FSYNC durability and the occasional `sync_all`, and a roller client forcing rolls.
+//! SYNC or FSYNC durability through real regions (`Region::mutate`), the occasional
+//! `sync_all` and region flush, and a roller client forcing rolls.
 //!
 //! Protocol of one put (what the oracles rely on):
-//! 1. `append` returns the txid and seqid; the put is recorded in the model in the same poll
-//!    (no await in between), so every txid a sync can cover is already in the model.
-//! 2. For SYNC/FSYNC the client registers itself as the waiter of the txid, calls `sync_for`,
-//!    and on Ok the ack is checked against the DFS immediately (`Oracle::check_ack`).
-//! 3. The MVCC write entry is completed whatever happened (rule 3 of `hwal::wal::mvcc`).
+//! 1. The put's cell fingerprint and durability go into the model's `in_flight` table, then
+//!    `Region::mutate` runs: its WAL append reaches the model through the listener's
+//!    `before_append` (txid, region, seqid) before the entry is published, so every txid a
+//!    sync can cover is already in the model.
+//! 2. When `mutate` returns Ok, the memstore holds the put (`applied`); for SYNC/FSYNC the ack
+//!    is checked against the DFS immediately (`Oracle::check_ack`), in the same poll in which
+//!    the sync returned.
+//! 3. After every op, the region's MVCC is checked (`regions::check_mvcc`).
 //!
 //! Every call is registered in the world's call registry while it runs (liveness oracle).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hwal::{Durability, Mvcc, RegionName, Wal, WalEdit, WalKey};
+use hwal::{Cell, Durability, Wal};
 
+use super::regions::{self, Hosted};
 use super::server::ServerCtl;
 use super::world::World;
-use crate::oracle::{fingerprint, Category, Put};
+use super::FAMILY;
+use crate::oracle::{fingerprint, Category};
 use crate::rng::Dice;
 use crate::trace::lock;
-
-/// One region hosted by a server incarnation.
-pub struct Region {
-    /// Its name.
-    pub name: RegionName,
-    /// Its name, for the model.
-    pub label: Arc<str>,
-    /// Its MVCC.
-    pub mvcc: Mvcc,
-}
 
 const DURABILITIES: [Durability; 3] = [Durability::AsyncWal, Durability::SyncWal, Durability::FsyncWal];
 
@@ -53,48 +49,40 @@ fn value(d: &mut Dice, len: u64) -> Vec<u8> {
 }
 
 /// One put. Returns the error text if a call failed.
-pub async fn put(
-    world: &World,
-    ctl: &ServerCtl,
-    wal: &Wal,
-    region: &Region,
-    dur: Durability,
-    d: &mut Dice,
-) -> Result<(), String> {
+pub async fn put(world: &World, ctl: &ServerCtl, region: &Hosted, dur: Durability, d: &mut Dice) -> Result<(), String> {
     let row = format!("row-{:04}", d.below(10_000));
     let (lo, hi) = world.knobs.value_bytes;
     let len = d.range(lo, hi);
     let val = value(d, len);
     let fp = fingerprint(row.as_bytes(), &val);
-    let now = world.clock.now_ms();
-    let key = WalKey::new(region.name.clone(), "t1", now);
-    let edit = WalEdit::put(row.as_bytes(), b"f", b"q", now, &val);
-    let call = world.begin_call(ctl.inc, &ctl.name, "append", 0);
-    let res = wal.append(&region.mvcc, key, edit).await;
-    world.end_call(call);
-    let a = res.map_err(|e| format!("append: {e}"))?;
+    let cell = Cell::put(row.as_bytes(), FAMILY, b"q", world.clock.now_ms(), &val);
     let durability = match dur {
         Durability::FsyncWal => 2,
         Durability::SyncWal | Durability::UseDefault => 1,
         _ => 0,
     };
-    let put = Put { region: region.label.clone(), seqid: a.seqid, fp, durability };
-    if let Err((check, msg)) = lock(&world.oracle).record_put(ctl.inc, a.txid, put) {
-        world.fail(Category::Correctness, check, msg);
-    }
-    let mut result = Ok(());
+    lock(&world.oracle).in_flight.insert(fp, durability);
+    let call = world.begin_call(ctl.inc, &ctl.name, "put", 0);
+    let res = region.region.mutate(vec![cell], dur).await;
+    world.end_call(call);
+    lock(&world.oracle).in_flight.remove(&fp);
+    regions::check_mvcc(world, ctl, region);
+    let seqid = res.map_err(|e| format!("put: {e}"))?;
+    let txid = {
+        let mut o = lock(&world.oracle);
+        let Some(txid) = o.txid_of(ctl.inc, &region.label, seqid) else {
+            drop(o);
+            let msg = format!("{}: {} put returned seqid {seqid}, which was never appended", ctl.name, region.label);
+            world.fail(Category::Correctness, "phantom-append", msg);
+            return Ok(());
+        };
+        o.incs[ctl.inc].applied.insert(txid);
+        txid
+    };
     if durability > 0 {
-        lock(&world.oracle).register_sync(ctl.inc, a.txid);
-        let call = world.begin_call(ctl.inc, &ctl.name, "sync", a.txid);
-        let r = wal.sync_for(a.txid, dur).await;
-        world.end_call(call);
-        match r {
-            Ok(()) => ack(world, ctl, a.txid, durability == 2),
-            Err(e) => result = Err(format!("sync txid {}: {e}", a.txid)),
-        }
+        ack(world, ctl, txid, durability == 2);
     }
-    region.mvcc.complete(a.write_entry);
-    result
+    Ok(())
 }
 
 /// One `sync_all`: on Ok, everything appended before the call is durable.
@@ -133,7 +121,13 @@ fn ack(world: &World, ctl: &ServerCtl, txid: u64, hsync: bool) {
 }
 
 /// A safety-phase client: ops until the budget is used up.
-pub async fn client(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regions: Arc<Vec<Region>>, mut d: Dice) {
+pub async fn client(
+    world: Arc<World>,
+    ctl: Arc<ServerCtl>,
+    wal: Arc<Wal>,
+    regions: Arc<Vec<Arc<Hosted>>>,
+    mut d: Dice,
+) {
     // With `per_client_ops`, each client does an equal share of the budget: its op sequence
     // (its own dice) is then the same whatever the timing, e.g. on both pipelines.
     let k = &world.knobs;
@@ -141,13 +135,16 @@ pub async fn client(world: Arc<World>, ctl: Arc<ServerCtl>, wal: Arc<Wal>, regio
     let mut done = 0u64;
     while quota.is_none_or(|q| done < q) && world.take_ticket() {
         done += 1;
+        let pick = d.u64();
+        let region = &regions[(pick % regions.len() as u64) as usize];
         if d.chance(world.knobs.sync_all) {
             let hsync = d.chance(0.5);
             let _ = sync_all(&world, &ctl, &wal, hsync).await;
+        } else if d.chance(world.knobs.flush) {
+            let _ = regions::flush(&world, &ctl, &wal, region, "client").await;
         } else {
-            let region = &regions[d.below(regions.len() as u64) as usize];
             let dur = pick_durability(&world, &mut d);
-            let _ = put(&world, &ctl, &wal, region, dur, &mut d).await;
+            let _ = put(&world, &ctl, region, dur, &mut d).await;
         }
         world.op_done();
         if d.chance(world.knobs.think) {
@@ -211,8 +208,7 @@ where
 pub async fn liveness_client(
     world: Arc<World>,
     ctl: Arc<ServerCtl>,
-    wal: Arc<Wal>,
-    regions: Arc<Vec<Region>>,
+    regions: Arc<Vec<Arc<Hosted>>>,
     ops: u64,
     mut d: Dice,
 ) -> Result<u64, String> {
@@ -221,7 +217,7 @@ pub async fn liveness_client(
         let dur = if d.chance(0.5) { Durability::SyncWal } else { Durability::FsyncWal };
         let mut attempt = 0;
         loop {
-            match put(&world, &ctl, &wal, region, dur, &mut d).await {
+            match put(&world, &ctl, region, dur, &mut d).await {
                 Ok(()) => break,
                 Err(_) if attempt < classic_retries(&world) => {
                     attempt += 1;

@@ -31,6 +31,9 @@ pub struct Call {
     pub started_ns: u64,
 }
 
+/// Recovered-edits files of a region as the master copied them: (path, bytes).
+pub type EditsFiles = Vec<(String, Vec<u8>)>;
+
 /// Everything the actors of a run share.
 pub struct World {
     /// The seed's knobs.
@@ -46,6 +49,7 @@ pub struct World {
     /// Trace name of the master.
     pub master: Arc<str>,
     calls: Mutex<(u64, BTreeMap<u64, Call>)>,
+    edits: Mutex<BTreeMap<String, EditsFiles>>,
     failure: Mutex<Option<Failure>>,
     ops_started: AtomicU64,
     ops_done: AtomicU64,
@@ -58,14 +62,16 @@ impl World {
     pub fn new(knobs: Knobs, rec: Arc<Recorder>, dfs: Arc<SimDfs>, clock: Arc<WallClock>) -> Arc<Self> {
         let budget = knobs.opts.ops;
         let prefix_acks = knobs.opts.pipeline == Pipeline::Scheduled;
+        let archive_check = knobs.opts.archive_check;
         Arc::new(Self {
             knobs,
             rec,
             dfs,
             clock,
-            oracle: Mutex::new(Oracle { prefix_acks, ..Oracle::default() }),
+            oracle: Mutex::new(Oracle { prefix_acks, archive_check, ..Oracle::default() }),
             master: Arc::from("master"),
             calls: Mutex::new((0, BTreeMap::new())),
+            edits: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
             ops_started: AtomicU64::new(0),
             ops_done: AtomicU64::new(0),
@@ -144,6 +150,22 @@ impl World {
     /// Forgets the calls of a killed incarnation (they died with it).
     pub fn drop_calls(&self, inc: usize) {
         lock(&self.calls).1.retain(|_, c| c.inc != inc);
+    }
+
+    /// The master's copy of `region`'s finished recovered-edits files after a split (path,
+    /// bytes), for the replay-idempotence check.
+    pub fn set_edits_snapshot(&self, region: &str, files: EditsFiles) {
+        lock(&self.edits).insert(region.to_string(), files);
+    }
+
+    /// Takes the copy [`World::set_edits_snapshot`] made (empty when there is none).
+    pub fn take_edits_snapshot(&self, region: &str) -> EditsFiles {
+        lock(&self.edits).remove(region).unwrap_or_default()
+    }
+
+    /// Drops every copy [`World::set_edits_snapshot`] made (end of run).
+    pub fn clear_edits_snapshots(&self) {
+        lock(&self.edits).clear();
     }
 
     /// Outstanding calls, oldest first.

@@ -11,6 +11,7 @@
 //!   truncates the file to what was hflushed and reports the breakage.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,18 +25,28 @@ use crate::faults::FaultKind;
 /// Longest slow sync, ms.
 pub const MAX_SLOW_SYNC_MS: u64 = 5_000;
 
-/// The filesystem as one server incarnation sees it (its node owns the leases it takes).
+/// The filesystem as one server incarnation (or the master) sees it (its node owns the leases
+/// it takes).
 pub struct SimFs {
     dfs: Arc<SimDfs>,
     node: NodeId,
     who: Arc<str>,
     clock: Arc<WallClock>,
+    rate_faults: Arc<AtomicBool>,
 }
 
 impl SimFs {
-    /// A handle for the server `who` running on `node`.
-    pub fn new(dfs: Arc<SimDfs>, node: NodeId, who: Arc<str>, clock: Arc<WallClock>) -> Self {
-        Self { dfs, node, who, clock }
+    /// A handle for the server `who` running on `node`. While `rate_faults` is false, the rate
+    /// faults (slow syncs, sync and append errors, broken streams) spare its files; ENOSPC and
+    /// data-node loss still apply.
+    pub fn new(
+        dfs: Arc<SimDfs>,
+        node: NodeId,
+        who: Arc<str>,
+        clock: Arc<WallClock>,
+        rate_faults: Arc<AtomicBool>,
+    ) -> Self {
+        Self { dfs, node, who, clock, rate_faults }
     }
 }
 
@@ -91,6 +102,7 @@ impl WalFs for SimFs {
                 path: path.to_string(),
                 who: self.who.clone(),
                 clock: self.clock.clone(),
+                rate_faults: self.rate_faults.clone(),
             });
             Ok(f)
         })
@@ -151,6 +163,7 @@ pub struct SimFile {
     path: String,
     who: Arc<str>,
     clock: Arc<WallClock>,
+    rate_faults: Arc<AtomicBool>,
 }
 
 /// What a sync will do, decided when it starts.
@@ -189,14 +202,15 @@ impl SimFile {
         let target = self.check(&mut st, op)?.data.len();
         let r = st.rates;
         let max = st.sync_ms_max;
+        let on = self.rate_faults.load(Ordering::SeqCst);
         let d = &mut st.dice;
-        let slow = d.chance(r.slow_sync);
+        let slow = d.chance(r.slow_sync) && on;
         let slow_ms = d.pareto(r.slow_scale_ms as f64, 1.1, MAX_SLOW_SYNC_MS);
         let normal_ms = d.range(0, max);
         let yields = d.range(1, 4);
-        let error = d.chance(r.sync_error);
+        let error = d.chance(r.sync_error) && on;
         let ack_lost = d.chance(0.5);
-        let breaks = d.chance(r.broken_writer);
+        let breaks = d.chance(r.broken_writer) && on;
         if slow {
             st.record(FaultKind::SlowSync, &self.who, format!("op={op} file={} ms={slow_ms}", self.path));
         }
@@ -267,6 +281,7 @@ impl WalFile for SimFile {
             path: self.path.clone(),
             who: self.who.clone(),
             clock: self.clock.clone(),
+            rate_faults: self.rate_faults.clone(),
         };
         madsim::task::spawn(async move {
             let r = file.sync(hsync).await;
@@ -279,8 +294,9 @@ impl WalFile for SimFile {
         let mut st = self.dfs.lock();
         self.check(&mut st, "append")?;
         let r = st.rates;
-        let breaks = st.dice.chance(r.broken_writer);
-        let fails = st.dice.chance(r.append_error);
+        let on = self.rate_faults.load(Ordering::SeqCst);
+        let breaks = st.dice.chance(r.broken_writer) && on;
+        let fails = st.dice.chance(r.append_error) && on;
         let path = &self.path;
         if breaks {
             self.check(&mut st, "append")?.broken = Some("injected pipeline failure".into());

@@ -136,6 +136,15 @@ impl SimDfs {
         st.rates = rates;
     }
 
+    /// Forgets every file and directory (end of run: nothing may read them any more).
+    pub fn clear(&self) {
+        let mut st = self.lock();
+        st.dirs.clear();
+        st.names.clear();
+        st.created.clear();
+        st.inodes.clear();
+    }
+
     /// Replaces the fault rates (all zero at the start of the liveness phase).
     pub fn set_rates(&self, rates: Rates) {
         self.lock().rates = rates;
@@ -218,6 +227,57 @@ impl SimDfs {
     /// The inode of the file created at `path` (wherever it was renamed to since).
     pub fn inode_of(&self, path: &str) -> Option<u64> {
         self.lock().created.get(path.trim_matches('/')).copied()
+    }
+
+    /// The inode of the file now at `path`.
+    pub fn inode_at(&self, path: &str) -> Option<u64> {
+        self.lock().names.get(path.trim_matches('/')).copied()
+    }
+
+    /// Where inode `ino` is now (`None`: deleted).
+    pub fn path_of_inode(&self, ino: u64) -> Option<String> {
+        self.lock().names.iter().find(|(_, i)| **i == ino).map(|(p, _)| p.clone())
+    }
+
+    /// Creates `path` as a closed, durable file holding `bytes` (the master restoring files).
+    pub fn write_now(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut st = self.lock();
+        let path = path.trim_matches('/');
+        if !st.dir_exists(parent(path)) {
+            return Err(not_found("write: parent of", path));
+        }
+        if st.names.contains_key(path) || st.dirs.contains(path) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("write {path}: already exists")));
+        }
+        let ino = st.next_inode;
+        st.next_inode += 1;
+        let len = bytes.len();
+        let inode = Inode {
+            who: Arc::from("master"),
+            data: bytes.to_vec(),
+            flushed: len,
+            synced: len,
+            lease: None,
+            pipeline: Vec::new(),
+            broken: None,
+            modified_ms: 0,
+        };
+        st.inodes.insert(ino, inode);
+        st.names.insert(path.to_string(), ino);
+        Ok(())
+    }
+
+    /// Directories directly in `dir` (names, sorted).
+    pub fn list_dirs(&self, dir: &str) -> Vec<String> {
+        let st = self.lock();
+        st.list(dir).into_iter().filter(|e| e.is_dir).map(|e| e.name).collect()
+    }
+
+    /// True if a file or directory is at `path`.
+    pub fn exists(&self, path: &str) -> bool {
+        let st = self.lock();
+        let p = path.trim_matches('/');
+        st.names.contains_key(p) || st.dirs.contains(p)
     }
 
     /// Bytes appended to inode `ino` so far (the writer's view).

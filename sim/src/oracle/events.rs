@@ -11,6 +11,7 @@ impl Oracle {
     /// Checks `ev` of incarnation `inc` and updates the model.
     pub fn on_event(&mut self, inc: usize, ev: &WalEvent, dfs: &SimDfs) -> Result<(), Violation> {
         let prefix = self.prefix_acks;
+        let archive_check = self.archive_check;
         let m = &mut self.incs[inc];
         let name = m.name.clone();
         match ev {
@@ -78,6 +79,7 @@ impl Oracle {
                     .ok_or_else(|| ("writer-file", format!("{name}: no file for epoch {epoch}")))?;
                 let end = dfs.len_of(ino);
                 m.copies.entry(*txid).or_default().push((ino, end));
+                m.by_inode.entry(ino).or_default().push(*txid);
                 m.max_written = m.max_written.max(*txid);
             }
             WalEvent::SyncIssued { epoch, txid, .. } if *epoch != m.cur_epoch => {
@@ -111,6 +113,10 @@ impl Oracle {
                     ));
                 }
                 m.last_synced = *synced;
+            }
+            WalEvent::Archived { file } => super::archive::on_archived(m, dfs, file, archive_check)?,
+            WalEvent::CacheFlush { region, action, seqid } => {
+                super::archive::on_cache_flush(m, dfs, region.as_str(), action, *seqid)?
             }
             WalEvent::WriterBroken { epoch, .. } => {
                 m.broken_epochs.insert(*epoch);

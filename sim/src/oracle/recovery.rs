@@ -1,8 +1,8 @@
 //! Reading a server's WAL directory and checking what it holds (see the `oracle` module docs).
 //!
-//! Today the master has no WAL split/replay (another issue builds it), so recovery reads the
-//! server's files directly with `hwal::format::read_log`, in file-number order. The per-region
-//! result (`max_seqid`) is what a region reopened elsewhere continues from.
+//! The master reads a dead server's fenced directory (and the files its WAL archived) directly
+//! with `hwal::format::read_log`, in file-number order, before splitting it: these checks judge
+//! the WAL itself; the split and the reopened regions have their own (`split`, `regions`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,6 +59,40 @@ pub fn read_dir(dfs: &SimDfs, dir: &str, server: &str) -> Result<Recovered, Viol
         };
         numbered.push((n, format!("{dir}/{name}")));
     }
+    read_files(dfs, numbered, server)
+}
+
+/// The files the WAL of `server` archived to `oldWALs/` (read like [`read_dir`]). Together
+/// with its directory they hold everything it wrote: archiving moves files, the cleaner is off
+/// in the simulator.
+pub fn read_archived(dfs: &SimDfs, server: &str) -> Result<Recovered, Violation> {
+    let numbered = dfs
+        .list_files(naming::OLD_WALS_DIR)
+        .into_iter()
+        .filter_map(|name| {
+            let n = naming::parse_file_number(server, &name)?;
+            Some((n, format!("{}/{name}", naming::OLD_WALS_DIR)))
+        })
+        .collect();
+    read_files(dfs, numbered, server)
+}
+
+impl Recovered {
+    /// `self` plus the files of `other`, in file-number order.
+    pub fn merged(mut self, other: Recovered) -> Recovered {
+        self.files.extend(other.files);
+        self.files.sort_by_key(|f| f.number);
+        self.present.extend(other.present);
+        for (r, s) in other.max_seqid {
+            let m = self.max_seqid.entry(r).or_insert(0);
+            *m = (*m).max(s);
+        }
+        self.entries += other.entries;
+        self
+    }
+}
+
+fn read_files(dfs: &SimDfs, mut numbered: Vec<(u64, String)>, server: &str) -> Result<Recovered, Violation> {
     numbered.sort();
     let mut out = Recovered::default();
     for (number, path) in numbered {
@@ -105,8 +139,9 @@ pub fn check(inc: &Inc, rec: &Recovered, need: Need, prefix_acks: bool) -> Resul
                     format!("{}: txid {txid} ({region} seqid {seqid}) was never appended by {name}", at()),
                 ));
             };
-            let cell_ok =
-                e.edit.cells.len() == 1 && fingerprint(&e.edit.cells[0].row, &e.edit.cells[0].value) == put.fp;
+            let cell_ok = e.edit.cells.len() == 1
+                && fingerprint(&e.edit.cells[0].row, &e.edit.cells[0].value) == put.fp
+                && e.edit.is_meta() == put.marker;
             if put.region.as_ref() != region || put.seqid != seqid || !cell_ok {
                 return Err((
                     "phantom-entry",

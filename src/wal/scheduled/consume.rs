@@ -148,7 +148,7 @@ impl Scheduled {
         let batch = self.base.cfg.batch_size_bytes;
         let max = self.inflight_bound();
         let epoch = self.word.load().epoch();
-        while let Some(rec) = st.to_write.pop_front() {
+        while let Some(mut rec) = st.to_write.pop_front() {
             let Some(writer) = st.writer.as_mut() else {
                 st.to_write.push_front(rec);
                 return Ok(());
@@ -162,11 +162,15 @@ impl Scheduled {
                 {
                     // Empty edits are skipped before this point, as HBase's appendEntry does.
                     let mut acc = lock(&self.base.accounting);
-                    if rec.close_region {
+                    if rec.accounted {
+                        // A re-write: the new file holds a copy, nothing else changes.
+                        acc.update(&rec.region, &[], rec.seqid, false);
+                    } else if rec.close_region {
                         acc.on_region_close(&rec.region);
                     } else {
                         acc.update(&rec.region, rec.families.as_slice(), rec.seqid, rec.in_memstore);
                     }
+                    rec.accounted = true;
                 }
                 Counters::add(&self.base.counters.appends, 1);
                 Counters::add(&self.base.counters.appended_bytes, rec.len());
