@@ -34,16 +34,28 @@ struct Slot<T> {
     value: UnsafeCell<Option<T>>,
 }
 
+/// Keeps a hot atomic on a cache line (pair) of its own: producers CAS `next` while the consumer
+/// stores `gating`, and on one line each store would evict the other side's copy.
+#[repr(align(128))]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The ring. Shared by producers (`&Ring`); the consumer also needs its [`RingConsumer`].
 pub struct Ring<T> {
     slots: Box<[Slot<T>]>,
     mask: u64,
     capacity: u64,
-    /// Next sequence to hand out.
-    next: AtomicU64,
-    /// Highest sequence taken and released by the consumer.
-    gating: AtomicU64,
     mutant: MutantSwitch,
+    /// Next sequence to hand out.
+    next: CacheLine<AtomicU64>,
+    /// Highest sequence taken and released by the consumer.
+    gating: CacheLine<AtomicU64>,
 }
 
 // SAFETY: slot values are only accessed under the protocol above: one producer writes a slot
@@ -84,9 +96,9 @@ impl<T> Ring<T> {
             slots,
             mask: capacity as u64 - 1,
             capacity: capacity as u64,
-            next: AtomicU64::new(1),
-            gating: AtomicU64::new(0),
             mutant,
+            next: CacheLine(AtomicU64::new(1)),
+            gating: CacheLine(AtomicU64::new(0)),
         };
         (ring, RingConsumer { next: 1 })
     }
