@@ -250,6 +250,34 @@ fn low_replication_rolls_until_the_limit() {
     s.wal.close_blocking().unwrap();
 }
 
+/// HBase 1.x `checkLogRoll`: the classic pipeline checks replication after every successful
+/// sync, so a pipeline that lost a data node is rolled at the next sync even when the roller's
+/// periodic check is an hour away; the scheduled pipeline (3.x) checks on the period only.
+#[test]
+fn classic_checks_low_replication_after_each_sync() {
+    for pipeline in [hwal::Pipeline::Classic, hwal::Pipeline::Scheduled] {
+        let cfg = Config {
+            pipeline,
+            min_tolerable_replication: 2,
+            low_replication_check_interval: Duration::from_secs(3600),
+            ..Config::default()
+        };
+        let s = setup(cfg);
+        let m = Mvcc::new(0);
+        s.plan.set_replication(Some(1));
+        put(&s.wal, &m, "r", &["cf"]);
+        if pipeline == hwal::Pipeline::Classic {
+            eventually("a low-replication roll request after the sync", || {
+                s.events.roll_requests(RollReason::LowReplication) >= 1
+            });
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(s.events.roll_requests(RollReason::LowReplication), 0, "3.x checks on the period only");
+        }
+        s.wal.close_blocking().unwrap();
+    }
+}
+
 /// HBase `TestLogRollPeriod.testNoEdits`/`testWithEdits`: the WAL rolls on its period.
 #[test]
 fn period_rolls_with_and_without_edits() {

@@ -11,6 +11,9 @@ use hwal::{Config, Pipeline};
 use crate::faults::{FaultPlan, FaultSelect, Target};
 use crate::rng::{stream, Dice};
 
+/// Replicas per SimDfs file pipeline (the file system's default replication).
+pub const REPLICATION: usize = 3;
+
 /// Pipelines the simulator runs (`--pipeline both` runs each).
 pub const AVAILABLE_PIPELINES: &[Pipeline] = &[Pipeline::Scheduled, Pipeline::Classic];
 
@@ -228,8 +231,12 @@ impl Knobs {
             roll_on_sync: Duration::from_millis(e.roll_on_sync_ms),
             roller_wake_frequency: Duration::from_millis(500),
             sync_timeout: Duration::from_secs(120),
-            min_tolerable_replication: 2,
-            low_replication_check_interval: Duration::from_millis(500),
+            // HBase's default tolerable replication is the file system's default replication
+            // (3 here), so losing any data node of a pipeline asks for a roll. A safety phase
+            // lasts a few simulated milliseconds, so the roller checks every millisecond (the
+            // classic pipeline also checks after every sync, as 1.x does).
+            min_tolerable_replication: REPLICATION as u32,
+            low_replication_check_interval: Duration::from_millis(1),
             shutdown_timeout: Duration::from_secs(15),
             max_logs: self.max_logs,
             // Archived files stay in `oldWALs/` for the whole run: the oracles read them.

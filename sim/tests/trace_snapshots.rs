@@ -12,9 +12,10 @@ use hwal_sim::runner::run_seed;
 /// Client ops of a pinned run: enough for every phase, short enough to read.
 const OPS: u64 = 60;
 
-/// Runs `seed` on `pipeline` with only `faults`, checks it passed and that each listed fault
-/// fired, and compares its trace with the pinned snapshot `name`.
-fn pinned(name: &str, seed: u64, pipeline: Pipeline, faults: &[FaultKind]) {
+/// Runs `seed` on `pipeline` with only `faults`, checks it passed, that each listed fault fired
+/// and that the trace shows each event kind in `shows` (what the scenario is pinned for), and
+/// compares its trace with the pinned snapshot `name`.
+fn pinned(name: &str, seed: u64, pipeline: Pipeline, faults: &[FaultKind], shows: &[&str]) {
     let select = if faults.is_empty() { FaultSelect::None } else { FaultSelect::List(faults.to_vec()) };
     let opts = RunOptions { pipeline, faults: select, ops: OPS, ..RunOptions::default() };
     let r = run_seed(seed, &opts, true);
@@ -22,7 +23,12 @@ fn pinned(name: &str, seed: u64, pipeline: Pipeline, faults: &[FaultKind]) {
     for k in faults {
         assert!(r.fired[k.index()] > 0, "{name}: fault {} never fired; pick another seed", k.name());
     }
-    let trace = r.trace.expect("trace kept").join("\n");
+    let lines = r.trace.expect("trace kept");
+    for kind in shows {
+        let has = lines.iter().any(|l| l.split_whitespace().nth(2) == Some(kind));
+        assert!(has, "{name}: the trace has no {kind} event; pick another seed");
+    }
+    let trace = lines.join("\n");
     let list: Vec<&str> = faults.iter().map(|k| k.name()).collect();
     let faults_flag = if list.is_empty() { "none".to_string() } else { list.join(",") };
     let mut settings = insta::Settings::clone_current();
@@ -39,47 +45,65 @@ fn pinned(name: &str, seed: u64, pipeline: Pipeline, faults: &[FaultKind]) {
 /// A quiet run of the scheduled pipeline: appends, group commit, rolls, clean close.
 #[test]
 fn scheduled_quiet() {
-    pinned("scheduled_quiet", 7, Pipeline::Scheduled, &[]);
+    pinned("scheduled_quiet", 7, Pipeline::Scheduled, &[], &["ROLLED", "ARCHIVED"]);
 }
 
 /// The same seed on the classic pipeline.
 #[test]
 fn classic_quiet() {
-    pinned("classic_quiet", 7, Pipeline::Classic, &[]);
+    pinned("classic_quiet", 7, Pipeline::Classic, &[], &["SAFE_POINT", "ROLLED"]);
 }
 
 /// Slow syncs: slow-sync events and the rolls they request.
 #[test]
 fn scheduled_slow_sync() {
-    pinned("scheduled_slow_sync", 9, Pipeline::Scheduled, &[FaultKind::SlowSync]);
+    pinned("scheduled_slow_sync", 9, Pipeline::Scheduled, &[FaultKind::SlowSync], &["SLOW_SYNC"]);
 }
 
 /// A broken writer on the scheduled pipeline: epoch bump, re-written entries, no caller error.
 #[test]
 fn scheduled_broken_writer() {
-    pinned("scheduled_broken_writer", 10, Pipeline::Scheduled, &[FaultKind::BrokenWriter]);
+    pinned("scheduled_broken_writer", 7, Pipeline::Scheduled, &[FaultKind::BrokenWriter], &["BROKEN", "ROLLED"]);
 }
 
 /// A broken writer on the classic pipeline: damaged WAL, failed syncs, zig-zag roll.
 #[test]
 fn classic_broken_writer() {
-    pinned("classic_broken_writer", 10, Pipeline::Classic, &[FaultKind::BrokenWriter]);
+    pinned(
+        "classic_broken_writer",
+        7,
+        Pipeline::Classic,
+        &[FaultKind::BrokenWriter],
+        &["BROKEN", "SYNC_FAIL", "SAFE_POINT"],
+    );
 }
 
 /// Data-node loss: low replication and its rolls.
 #[test]
 fn scheduled_low_replication() {
-    pinned("scheduled_low_replication", 11, Pipeline::Scheduled, &[FaultKind::DatanodeLoss]);
+    pinned("scheduled_low_replication", 11, Pipeline::Scheduled, &[FaultKind::DatanodeLoss], &["LOW_REPL", "ROLL_REQ"]);
 }
 
 /// A region-server kill: torn tail, fencing, recovery, the next incarnation.
 #[test]
 fn scheduled_crash_recovery() {
-    pinned("scheduled_crash_recovery", 11, Pipeline::Scheduled, &[FaultKind::ServerKill]);
+    pinned(
+        "scheduled_crash_recovery",
+        11,
+        Pipeline::Scheduled,
+        &[FaultKind::ServerKill],
+        &["CRASH", "FENCE", "SPLIT", "REPLAY"],
+    );
 }
 
 /// The same crash on the classic pipeline.
 #[test]
 fn classic_crash_recovery() {
-    pinned("classic_crash_recovery", 11, Pipeline::Classic, &[FaultKind::ServerKill]);
+    pinned(
+        "classic_crash_recovery",
+        11,
+        Pipeline::Classic,
+        &[FaultKind::ServerKill],
+        &["CRASH", "FENCE", "SPLIT", "REPLAY"],
+    );
 }

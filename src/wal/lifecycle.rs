@@ -148,6 +148,24 @@ impl WalShared {
             return;
         }
         state.last_check = now;
+        self.evaluate_low_replication(state, replication, entries);
+    }
+
+    /// Rule 4 after a successful sync, as HBase 1.x's `checkLogRoll` does on the classic
+    /// pipeline: no interval, and skipped while a roll holds the roll lock (`tryLock`) or a roll
+    /// is already requested.
+    pub(crate) fn check_low_replication_after_sync(&self, replication: u32, entries: u64) {
+        if self.cfg.min_tolerable_replication == 0 || self.roll_requested.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut rs) = self.roll_lock.try_lock() {
+            self.evaluate_low_replication(&mut rs.low_replication, replication, entries);
+        }
+    }
+
+    /// HBase `doCheckLogLowReplication`.
+    fn evaluate_low_replication(&self, state: &mut LowReplication, replication: u32, entries: u64) {
+        let min = self.cfg.min_tolerable_replication;
         if replication != 0 && replication < min {
             if !state.enabled {
                 return;

@@ -42,8 +42,7 @@ use crate::trace::{Recorder, SimEvent};
 
 pub use file::{SimFile, SimFs};
 
-/// Replicas per file pipeline.
-pub const REPLICATION: usize = 3;
+pub use crate::knobs::REPLICATION;
 
 /// The writer lease of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

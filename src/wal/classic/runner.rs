@@ -12,17 +12,27 @@
 //!    local disk overlapping fdatasyncs serialise; waiting for the slot lets one sync cover
 //!    everything appended meanwhile, and runners whose futures it covered answer them
 //!    without syncing (rule 1).
+//! 6. With `direct_sync` and a file that completes syncs on its own I/O thread
+//!    (`WalFile::sync_then`), rule 4 runs on that thread: callers are woken by the thread that
+//!    synced and the next sync may start at once, without waiting for this task to be
+//!    scheduled again. `direct_sync = false`: the runner awaits the sync and runs rule 4
+//!    itself, as HBase's SyncRunner threads do.
+//! 7. With `direct_sync`, a successful sync also completes what it covers in the other
+//!    runners' queues, instead of leaving each to be found covered when its runner next wakes
+//!    (rule 1; HBase 1.x's behaviour, kept with `direct_sync = false`).
 
 use std::time::Duration;
 
+use crate::core::latch::AsyncLatch;
 use crate::core::mutant::Mutant;
+use crate::env::SyncDone;
 use crate::sync::{lock, Arc, Ordering};
 
 use super::Classic;
 use crate::wal::error::WalError;
 use crate::wal::listener::{Counters, RollReason, WalEvent};
 use crate::wal::record::Fut;
-use crate::wal::shared::{complete_all, WalShared};
+use crate::wal::shared::{complete_all, PipelineImpl, WalShared};
 
 impl Classic {
     pub(super) async fn runner_task(self: Arc<Self>, index: usize) {
@@ -34,12 +44,13 @@ impl Classic {
                 self.idle(index);
                 continue;
             };
-            // Rule 5: wait for a sync slot; what queues meanwhile joins this sync.
-            let _permit = match &self.sync_permits {
-                Some(s) => Some(s.acquire().await.expect("the semaphore is never closed")),
-                None => None,
-            };
+            // Rule 5: wait for a sync slot; what queues meanwhile joins this sync. The slot is
+            // given back by whoever finishes the sync (rule 6), not when this task wakes up.
+            if let Some(s) = &self.sync_permits {
+                s.acquire().await.expect("the semaphore is never closed").forget();
+            }
             let Some(first) = self.complete_covered(index, first) else {
+                self.release_sync_slot();
                 self.idle(index);
                 continue;
             };
@@ -48,32 +59,48 @@ impl Classic {
             let hsync = first.force_sync() || lock(&r.queue).iter().any(Fut::force_sync);
             let file = lock(&self.writer).as_ref().map(|w| w.file().clone());
             let start = self.base.env.now();
-            let result = match &file {
-                None => Err(std::io::Error::other("no writer (WAL closing)")),
-                Some(f) if self.base.mutant(Mutant::CompleteBeforeSync) => {
-                    // Mutant: completes the futures before the data is durable.
-                    let done = cur.max(unsynced);
-                    self.finish(index, first.clone(), done, unsynced, hsync, Duration::ZERO);
-                    if hsync {
-                        f.hsync().await.map(|_| ())
-                    } else {
-                        f.hflush().await.map(|_| ())
-                    }
-                }
-                Some(f) => {
-                    if hsync {
-                        f.hsync().await.map(|_| ())
-                    } else {
-                        f.hflush().await.map(|_| ())
-                    }
-                }
-            };
             let done = cur.max(unsynced);
-            match result {
-                Ok(()) => self.finish(index, first, done, unsynced, hsync, self.base.env.now().saturating_sub(start)),
-                Err(e) => self.fail(index, first, done, &e),
+            let Some(f) = file else {
+                self.fail(index, first, done, &std::io::Error::other("no writer (WAL closing)"));
+                self.release_sync_slot();
+                self.idle(index);
+                continue;
+            };
+            if self.base.mutant(Mutant::CompleteBeforeSync) {
+                // Mutant: completes the futures before the data is durable.
+                self.finish(index, first.clone(), done, unsynced, hsync, Duration::ZERO);
+                let _ = if hsync { f.hsync().await } else { f.hflush().await };
+                self.release_sync_slot();
+                self.idle(index);
+                continue;
             }
+            // Rule 4, run by whichever thread the sync ends on (rule 6).
+            let finished = Arc::new(AsyncLatch::new());
+            let (me, signal) = (self.clone(), finished.clone());
+            let on_done: SyncDone = Box::new(move |result: std::io::Result<u64>| {
+                match result {
+                    Ok(_) => {
+                        let elapsed = me.base.env.now().saturating_sub(start);
+                        me.finish(index, first, done, unsynced, hsync, elapsed)
+                    }
+                    Err(e) => me.fail(index, first, done, &e),
+                }
+                me.release_sync_slot();
+                signal.signal();
+            });
+            let on_done = if self.base.cfg.direct_sync { f.sync_then(hsync, on_done) } else { Err(on_done) };
+            if let Err(on_done) = on_done {
+                on_done(if hsync { f.hsync().await } else { f.hflush().await });
+            }
+            finished.wait().await;
             self.idle(index);
+        }
+    }
+
+    /// Gives back the sync slot taken in rule 5.
+    fn release_sync_slot(&self) {
+        if let Some(s) = &self.sync_permits {
+            s.add_permits(1);
         }
     }
 
@@ -135,8 +162,11 @@ impl Classic {
             WalShared::raise(&self.base.highest_hsynced, done);
         }
         let mut completed = vec![(first, done)];
-        {
-            let mut q = lock(&self.runners[index].queue);
+        // Rule 4; with `direct_sync` also what waits in the other runners' queues (rule 7).
+        let n = self.runners.len();
+        let queues = if self.base.cfg.direct_sync { n } else { 1 };
+        for i in 0..queues {
+            let mut q = lock(&self.runners[(index + i) % n].queue);
             while q.front().is_some_and(|f| f.txid() <= done && (hsync || !f.force_sync())) {
                 completed.push((q.pop_front().expect("front exists"), done));
             }
@@ -153,6 +183,10 @@ impl Classic {
         let elapsed_us = elapsed.as_micros() as u64;
         self.base.emit(WalEvent::SyncDone { epoch: self.gen(), txid: written, hsync, synced, futures, elapsed_us });
         self.base.post_sync(elapsed);
+        // HBase 1.x `checkLogRoll`: low replication first, then size.
+        if let Some((replication, entries)) = self.writer_health() {
+            self.base.check_low_replication_after_sync(replication, entries);
+        }
         let len = lock(&self.writer).as_ref().map_or(0, |w| w.length());
         if len > self.base.cfg.roll_size_bytes {
             self.base.request_roll(RollReason::Size);
