@@ -1,6 +1,6 @@
 //! The append path alone, without a filesystem: ASYNC_WAL appends (no sync waited for) of
 //! 100-byte values from 1 and 4 OS threads, through the public API, on a WAL whose filesystem
-//! discards bytes and whose syncs complete at once ([`NullEnv`]). Both pipelines.
+//! discards bytes and whose syncs complete at once ([`hwal_benches::null_env`]). Both pipelines.
 //!
 //! One criterion iteration = one append; each measured call splits its appends across the
 //! threads and includes the final `sync_all` that waits until the consumer wrote them all (so a
@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hwal::wal::listener::NoopListener;
 use hwal::{Config, Mvcc, Pipeline, Wal};
-use hwal_benches::{run_writers, NullEnv, Op, SyncReport, VALUE_SIZE};
+use hwal_benches::{null_env, run_writers, Op, SyncReport, VALUE_SIZE};
 
 fn append(c: &mut Criterion) {
     let value = vec![b'v'; VALUE_SIZE];
@@ -23,7 +23,7 @@ fn append(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for pipeline in [Pipeline::Scheduled, Pipeline::Classic] {
         for threads in [1usize, 4] {
-            let env = NullEnv::new(2).expect("runtime");
+            let env = null_env(2).expect("runtime");
             let cfg = Config { pipeline, ..Config::default() };
             let wal = Wal::open_blocking(env, cfg, std::sync::Arc::new(NoopListener)).expect("open");
             let regions: Vec<Mvcc> = (0..threads).map(|_| Mvcc::new(0)).collect();

@@ -1,6 +1,6 @@
 //! Helpers shared by hwal's criterion benches (`benches/benches/*.rs`).
 //!
-//! - [`NullEnv`]: an [`Env`] whose filesystem keeps names and lengths but discards bytes, and whose
+//! - [`null_env`]: a `RealEnv` whose filesystem keeps names and lengths but discards bytes, and whose
 //!   hflush/hsync complete at once, so the `append` bench measures the append path alone.
 //! - [`run_writers`]: N OS threads appending (and optionally waiting for durability) through the
 //!   public API, timed from a common start.
@@ -14,65 +14,18 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hwal::env::{BoxFuture, DirEntry, Env, FileMeta, WalFile, WalFs};
+use hwal::env::{BoxFuture, DirEntry, FileMeta, RealEnv, WalFile, WalFs};
 use hwal::{Durability, Mvcc, RegionName, Wal, WalEdit, WalKey, WalStats};
 
-/// An environment on a tokio runtime whose filesystem discards data ([`NullFs`]).
-pub struct NullEnv {
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
-    handle: tokio::runtime::Handle,
-    fs: Arc<dyn WalFs>,
-    start: Instant,
-}
-
-impl NullEnv {
-    /// A null environment with `worker_threads` runtime workers (`RealEnv` uses 2).
-    pub fn new(worker_threads: usize) -> io::Result<Arc<NullEnv>> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(worker_threads.max(1))
-            .thread_name("hwal-null-rt")
-            .enable_time()
-            .build()?;
-        let handle = runtime.handle().clone();
-        Ok(Arc::new(NullEnv {
-            runtime: Mutex::new(Some(runtime)),
-            handle,
-            fs: Arc::new(NullFs::default()),
-            start: Instant::now(),
-        }))
-    }
-}
-
-impl Drop for NullEnv {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Env for NullEnv {
-    fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
-    fn wall_clock_ms(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-    }
-    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
-        let _g = self.handle.enter();
-        Box::pin(tokio::time::sleep(d))
-    }
-    fn spawn(&self, _name: &'static str, task: BoxFuture<'static, ()>) {
-        self.handle.spawn(task);
-    }
-    fn fs(&self) -> Arc<dyn WalFs> {
-        self.fs.clone()
-    }
-    fn seed(&self) -> u64 {
-        0
-    }
+/// A [`RealEnv`] (tokio runtime with `worker_threads` workers, as `RealEnv`'s 2 by default, real
+/// clock) whose filesystem is a [`NullFs`]: no bytes are stored and syncs complete at once.
+pub fn null_env(worker_threads: usize) -> io::Result<Arc<RealEnv>> {
+    RealEnv::builder(std::env::temp_dir())
+        .worker_threads(worker_threads)
+        .filesystem(Arc::new(NullFs::default()))
+        .build()
 }
 
 /// A filesystem that remembers which paths exist (and file lengths) but stores no bytes.

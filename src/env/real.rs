@@ -36,6 +36,7 @@ pub struct RealEnvBuilder {
     faults: Option<Arc<FaultPlan>>,
     seed: u64,
     preallocate_bytes: u64,
+    fs: Option<Arc<dyn WalFs>>,
 }
 
 impl RealEnvBuilder {
@@ -57,6 +58,12 @@ impl RealEnvBuilder {
         self.faults = Some(plan);
         self
     }
+    /// Uses `fs` instead of the local disk under `root` (e.g. a filesystem that discards bytes,
+    /// to measure the append path alone); [`RealEnvBuilder::faults`] still wraps it.
+    pub fn filesystem(mut self, fs: Arc<dyn WalFs>) -> Self {
+        self.fs = Some(fs);
+        self
+    }
     /// Seed of [`Env::rng`]. Default: 0.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -71,8 +78,10 @@ impl RealEnvBuilder {
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
-        let real: Arc<dyn WalFs> =
-            Arc::new(RealFs::new(&self.root, handle.clone()).with_preallocation(self.preallocate_bytes));
+        let real: Arc<dyn WalFs> = match self.fs {
+            Some(fs) => fs,
+            None => Arc::new(RealFs::new(&self.root, handle.clone()).with_preallocation(self.preallocate_bytes)),
+        };
         let fs: Arc<dyn WalFs> = match self.faults {
             None => real,
             Some(plan) => {
@@ -97,6 +106,7 @@ impl RealEnv {
             faults: None,
             seed: 0,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
+            fs: None,
         }
     }
 
