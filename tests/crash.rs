@@ -6,50 +6,19 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{check_order, read_server};
+use common::{check_order, read_server, Load};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 /// Starts `hwal load` for `server` under `root`, kills it after `after`, returns its ACKs.
 fn load_then_kill(root: &std::path::Path, server: &str, after: Duration, extra: &[&str]) -> Vec<(String, u64)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hwal"))
-        .args(["load", "--dir", root.to_str().unwrap(), "--threads", "6", "--regions", "3", "--server", server])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start hwal load");
-    let stdout = child.stdout.take().unwrap();
-    let acks = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let acks = acks.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let mut parts = line.split_whitespace();
-                if parts.next() != Some("ACK") {
-                    continue;
-                }
-                let region = parts.next().expect("region").to_string();
-                let seqid: u64 = parts.next().expect("seqid").parse().expect("numeric seqid");
-                acks.lock().unwrap().push((region, seqid));
-            }
-        })
-    };
+    let mut args = vec!["--dir", root.to_str().unwrap(), "--threads", "6", "--regions", "3", "--server", server];
+    args.extend_from_slice(extra);
+    let load = Load::start(&args);
     std::thread::sleep(after);
-    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(!status.success(), "load must have been killed, not exited: {err}");
-    let acks = acks.lock().unwrap().clone();
-    acks
+    load.kill()
 }
 
 fn verify_acks(root: &std::path::Path, server: &str, acks: &[(String, u64)]) {

@@ -8,12 +8,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::Load;
 use hwal::env::{block_on, Env, RealEnv};
 use hwal::format::{read_log, RecoveryMode};
 use hwal::region::{Region, RegionOptions};
@@ -30,36 +30,27 @@ fn hwal(args: &[&str]) -> Output {
 /// Starts `hwal load`, kills it once it acknowledged at least `min_acks` edits (plus a little),
 /// returns the ACKs read.
 fn load_then_kill(root: &Path, pipeline: &str, min_acks: usize) -> Vec<(String, u64)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hwal"))
-        .args(["load", "--dir", root.to_str().unwrap(), "--threads", "6", "--regions", &REGIONS.to_string()])
-        .args(["--server", "rs1", "--pipeline", pipeline, "--roll-size", "65536"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hwal load");
-    let stdout = child.stdout.take().unwrap();
-    let acks = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let acks = acks.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let parts: Vec<&str> = line.split_whitespace().collect();
-                if let ["ACK", region, seqid] = parts[..] {
-                    acks.lock().unwrap().push((region.to_string(), seqid.parse::<u64>().unwrap()));
-                }
-            }
-        })
-    };
+    let regions = REGIONS.to_string();
+    let load = Load::start(&[
+        "--dir",
+        root.to_str().unwrap(),
+        "--threads",
+        "6",
+        "--regions",
+        &regions,
+        "--server",
+        "rs1",
+        "--pipeline",
+        pipeline,
+        "--roll-size",
+        "65536",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while acks.lock().unwrap().len() < min_acks && Instant::now() < deadline {
+    while load.acks_so_far() < min_acks && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(37));
-    child.kill().expect("SIGKILL");
-    assert!(!child.wait().unwrap().success(), "load must have been killed");
-    reader.join().unwrap();
-    let acks = acks.lock().unwrap().clone();
+    let acks = load.kill();
     assert!(acks.len() >= min_acks, "the load acknowledged only {} edits", acks.len());
     acks
 }

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: reading a server's WAL back from disk.
+//! Helpers shared by the integration tests: reading a server's WAL back from disk, and running
+//! `hwal load` until it is killed.
 #![allow(dead_code)]
 
 pub mod recovery;
@@ -106,4 +107,59 @@ macro_rules! both_pipelines {
             }
         }
     };
+}
+
+/// A running `hwal load` (started with `args` after `load`) and the `ACK <region> <seqid>`
+/// lines it has printed so far, read by a thread of its own.
+pub struct Load {
+    child: std::process::Child,
+    acks: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    /// Starts `hwal load <args>`.
+    pub fn start(args: &[&str]) -> Load {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hwal"))
+            .arg("load")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hwal load");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = acks.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                if let ["ACK", region, seqid] = parts[..] {
+                    let seqid = seqid.parse::<u64>().expect("numeric seqid in an ACK line");
+                    seen.lock().unwrap().push((region.to_string(), seqid));
+                }
+            }
+        });
+        Load { child, acks, reader }
+    }
+
+    /// ACK lines read so far.
+    pub fn acks_so_far(&self) -> usize {
+        self.acks.lock().unwrap().len()
+    }
+
+    /// Kills the load with SIGKILL, checks it did not exit on its own, and returns every ACK
+    /// it printed.
+    pub fn kill(mut self) -> Vec<(String, u64)> {
+        self.child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!status.success(), "load must have been killed, not exited: {err}");
+        let acks = self.acks.lock().unwrap().clone();
+        acks
+    }
 }
