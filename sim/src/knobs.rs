@@ -99,6 +99,8 @@ pub struct EngineKnobs {
     pub sync_coalesce: bool,
     /// `Config::max_unacked_bytes` (a few batches, to exercise back-pressure).
     pub max_unacked_bytes: u64,
+    /// `Config::inline_consume`.
+    pub inline_consume: bool,
     /// `Config::batch_size_bytes`.
     pub batch_size_bytes: u64,
     /// `Config::roll_size_bytes`.
@@ -178,6 +180,7 @@ impl Knobs {
             roll_on_sync_ms: *d.pick(&[200, 1_000, 10_000]),
             sync_coalesce: d.chance(0.6),
             max_unacked_bytes: 0,
+            inline_consume: false,
         };
         let mut engine = engine;
         engine.max_unacked_bytes = engine.batch_size_bytes * *d.pick(&[1, 4, 1024]);
@@ -186,6 +189,7 @@ impl Knobs {
         let max_logs = *d.pick(&[2, 4, 8, 32]);
         let split_buffer_bytes = *d.pick(&[1024, 16 * 1024, 128 * 1024 * 1024]);
         let split_writers = d.range(1, 3) as usize;
+        engine.inline_consume = d.chance(0.7);
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
         if let Some(keep) = &opts.keep {
             plan.retain(keep);
@@ -223,6 +227,7 @@ impl Knobs {
             sync_runners: e.sync_runners,
             max_inflight_syncs: e.max_inflight_syncs,
             sync_coalesce: e.sync_coalesce,
+            inline_consume: e.inline_consume,
             max_unacked_bytes: e.max_unacked_bytes,
             batch_size_bytes: e.batch_size_bytes,
             roll_size_bytes: e.roll_size_bytes,
@@ -265,7 +270,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} coalesce={} max_unacked={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
+             roll_on_sync_ms={} coalesce={} max_unacked={} inline={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -292,6 +297,7 @@ impl Knobs {
             e.roll_on_sync_ms,
             e.sync_coalesce,
             e.max_unacked_bytes,
+            e.inline_consume,
             self.flush,
             self.max_logs,
             self.split_buffer_bytes,

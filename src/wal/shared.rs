@@ -22,7 +22,7 @@ use crate::core::mutant::{Mutant, MutantSwitch};
 use crate::core::ring::{Ring, RingConsumer};
 use crate::env::{block_on, BoxFuture, Broadcast, Env};
 use crate::format::{FileHeader, FileKind};
-use crate::sync::{fence, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{fence, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 use super::accounting::Accounting;
 use super::cleaner::LogCleaner;
@@ -77,6 +77,25 @@ pub(crate) struct WalShared {
     pub slow_sync_window_start_ns: AtomicU64,
     /// OS-thread callers blocked in `sync_blocking`: woken once per batch of completions.
     pub blocking: Broadcast,
+    /// Calls inside `append` / `sync` / `sync_all` right now (`Config::inline_consume` runs a
+    /// consume on the caller's thread only when it is the only one).
+    pub callers: AtomicUsize,
+}
+
+/// Counts a call in [`WalShared::callers`] while it lives.
+pub(crate) struct CallerGuard<'a>(&'a AtomicUsize);
+
+impl<'a> CallerGuard<'a> {
+    pub(crate) fn enter(b: &'a WalShared) -> Self {
+        b.callers.fetch_add(1, Ordering::Relaxed);
+        CallerGuard(&b.callers)
+    }
+}
+
+impl Drop for CallerGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A pipeline's part: its consumer, its roll protocol and its shutdown.
@@ -158,6 +177,7 @@ impl WalShared {
             slow_sync_count: AtomicU64::new(0),
             slow_sync_window_start_ns: AtomicU64::new(now.as_nanos() as u64),
             blocking: Broadcast::new(),
+            callers: AtomicUsize::new(0),
             env,
             cfg,
         };
@@ -300,6 +320,7 @@ pub(crate) async fn append<P: PipelineImpl>(
     in_memstore: bool,
 ) -> WalResult<Appended> {
     let b = p.base();
+    let _caller = CallerGuard::enter(b);
     let (write_entry, txid) = b.claim(|| mvcc.try_begin(|| b.ring.try_claim())).await?;
     key.seqid = write_entry.seqid();
     let seqid = key.seqid;
@@ -315,6 +336,7 @@ pub(crate) async fn append<P: PipelineImpl>(
 /// is the caller's resolved durability.
 pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let b = p.base();
+    let _caller = CallerGuard::enter(b);
     p.check_not_lost(txid)?;
     if b.is_synced(txid, hsync) {
         return Ok(());
@@ -331,6 +353,7 @@ pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalR
 /// broadcast instead of a per-call waker and timer.
 pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let b = p.base();
+    let _caller = CallerGuard::enter(b);
     p.check_not_lost(txid)?;
     if b.is_synced(txid, hsync) {
         return Ok(());
@@ -352,6 +375,7 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
 /// Waits until everything appended before the call is durable (HBase `sync(forceSync)`).
 pub(crate) async fn sync_all<P: PipelineImpl>(p: &P, hsync: bool) -> WalResult<()> {
     let b = p.base();
+    let _caller = CallerGuard::enter(b);
     let seq = b.claim(|| b.ring.try_claim()).await?;
     let fut = Fut::with_mutant(seq, hsync, b.mutant);
     b.ring.publish(seq, Truck::Sync(fut.clone()));

@@ -107,6 +107,9 @@ pub struct BenchArgs {
     /// Hand every sync to a sync-runner task (HBase) instead of starting it from the consumer.
     #[arg(long)]
     no_direct_sync: bool,
+    /// Always wake the consumer task (HBase) instead of consuming on a lone caller's thread.
+    #[arg(long)]
+    no_inline_consume: bool,
     /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
     #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
     preallocate: u64,
@@ -304,6 +307,7 @@ fn workload(a: &BenchArgs) -> Result<Outcome, String> {
         max_inflight_syncs: a.max_inflight_syncs,
         sync_coalesce: !a.no_sync_coalesce,
         direct_sync: !a.no_direct_sync,
+        inline_consume: !a.no_inline_consume,
         ..Config::default()
     };
     if let Some(r) = a.roll_size {

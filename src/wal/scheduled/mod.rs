@@ -166,7 +166,17 @@ impl PipelineImpl for Scheduled {
             s.writer_broken() || s.waiting_roll()
         };
         if self.gate.try_schedule_unless(paused) {
-            self.schedule_consumer();
+            let alone = self.base.callers.load(Ordering::Relaxed) <= 1;
+            if self.base.cfg.inline_consume && alone && !self.stopped.load(Ordering::SeqCst) {
+                // The only caller: one run on this thread saves waking the consumer task; a run
+                // that asks for another hands it to the task.
+                self.consume_queued.store(false, Ordering::SeqCst);
+                if self.consume() {
+                    self.schedule_consumer();
+                }
+            } else {
+                self.schedule_consumer();
+            }
         }
     }
 
