@@ -108,6 +108,61 @@ fn lone_and_concurrent_writers_with_and_without_inline_consume() {
     }
 }
 
+/// A listener may call the WAL from inside an event the consumer emits while it holds its own
+/// mutex. When that happens with no other call in the WAL (a batch sync of ASYNC_WAL edits
+/// completing after their caller returned), the nested append is the only call and
+/// `inline_consume` would run the consumer — but not on the thread that already holds it (a
+/// self-deadlock): it hands the run to the consumer task instead.
+#[test]
+fn listener_appending_from_a_consumer_event_does_not_deadlock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{OnceLock, Weak};
+
+    #[derive(Default)]
+    struct AppendOnFirstSync {
+        wal: OnceLock<Weak<Wal>>,
+        mvcc: Mvcc,
+        fired: AtomicBool,
+        done: AtomicBool,
+    }
+    impl hwal::WalListener for AppendOnFirstSync {
+        fn on_event(&self, e: &hwal::WalEvent) {
+            if matches!(e, hwal::WalEvent::SyncDone { .. }) && !self.fired.swap(true, Ordering::SeqCst) {
+                let wal = self.wal.get().and_then(Weak::upgrade).expect("the WAL is open");
+                let a = wal.append_blocking(&self.mvcc, key("marker"), put(0)).unwrap();
+                self.mvcc.complete(a.write_entry);
+                self.done.store(true, Ordering::SeqCst);
+            }
+        }
+        fn detailed(&self) -> bool {
+            true
+        }
+    }
+
+    within(Duration::from_secs(60), "a listener appending from a consumer event", || {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = Arc::new(AppendOnFirstSync::default());
+        let env = RealEnv::new(dir.path()).unwrap();
+        let cfg = Config { inline_consume: true, sync_coalesce: false, ..Config::default() };
+        let wal = Arc::new(Wal::open_blocking(env, cfg, listener.clone()).unwrap());
+        listener.wal.set(Arc::downgrade(&wal)).unwrap();
+        let mvcc = Mvcc::new(0);
+        // ASYNC_WAL, one edit above the batch size: the consumer syncs it on its own, and the
+        // sync completes (SYNC_DONE, under the consumer mutex) after the caller returned.
+        let big = WalEdit::put(b"row", b"f", b"q", 1, &vec![b'v'; 128 * 1024]);
+        let a = wal.append_blocking(&mvcc, key("data"), big).unwrap();
+        mvcc.complete(a.write_entry);
+        while !listener.done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        hwal::env::block_on(wal.sync_all(true)).unwrap();
+        wal.close_blocking().unwrap();
+        let (found, _) = read_server(dir.path(), "rs1");
+        let regions: HashSet<String> = found.iter().map(|f| f.entry.key.region.as_str().to_string()).collect();
+        assert_eq!(regions, HashSet::from(["data".to_string(), "marker".to_string()]));
+    });
+}
+
 both_pipelines! {
 /// HBase `testSyncNoAppend`: `sync()` on an empty WAL returns; so does a roll of an empty WAL
 /// (`testLogRollOnNothingWritten`).

@@ -20,7 +20,22 @@ const MAX_UNHSYNCED_BYTES: u64 = 8 * 1024 * 1024;
 impl Scheduled {
     /// One consume run. Returns true when the run must be resubmitted.
     pub(super) fn consume(&self) -> bool {
-        let mut guard = lock(&self.consumer);
+        self.consume_with(lock(&self.consumer))
+    }
+
+    /// A consume run only if the consumer mutex is free right now: `None` when it is held — by
+    /// another run, or by this very thread (a listener that appends from inside an event the
+    /// consumer emits), where waiting for it would never end.
+    pub(super) fn try_consume(&self) -> Option<bool> {
+        let guard = match self.consumer.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(self.consume_with(guard))
+    }
+
+    fn consume_with(&self, mut guard: MutexGuard<'_, ConsumerState>) -> bool {
         let again = self.consume_locked(&mut guard);
         let timer = Self::coalesce_timer_needed(&mut guard);
         self.unlock(guard);

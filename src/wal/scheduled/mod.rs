@@ -168,10 +168,10 @@ impl PipelineImpl for Scheduled {
         if self.gate.try_schedule_unless(paused) {
             let alone = self.base.callers.load(Ordering::Relaxed) <= 1;
             if self.base.cfg.inline_consume && alone && !self.stopped.load(Ordering::SeqCst) {
-                // The only caller: one run on this thread saves waking the consumer task; a run
-                // that asks for another hands it to the task.
+                // The only caller: one run on this thread saves waking the consumer task. A run
+                // that asks for another, or a consumer mutex that is busy, hands it to the task.
                 self.consume_queued.store(false, Ordering::SeqCst);
-                if self.consume() {
+                if self.try_consume() != Some(false) {
                     self.schedule_consumer();
                 }
             } else {
