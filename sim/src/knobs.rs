@@ -101,6 +101,8 @@ pub struct EngineKnobs {
     pub max_unacked_bytes: u64,
     /// `Config::inline_consume`.
     pub inline_consume: bool,
+    /// `Config::direct_sync` (off: every sync goes through the runner tasks, as in HBase).
+    pub direct_sync: bool,
     /// `Config::batch_size_bytes`.
     pub batch_size_bytes: u64,
     /// `Config::roll_size_bytes`.
@@ -181,6 +183,7 @@ impl Knobs {
             sync_coalesce: d.chance(0.6),
             max_unacked_bytes: 0,
             inline_consume: false,
+            direct_sync: true,
         };
         let mut engine = engine;
         engine.max_unacked_bytes = engine.batch_size_bytes * *d.pick(&[1, 4, 1024]);
@@ -190,6 +193,7 @@ impl Knobs {
         let split_buffer_bytes = *d.pick(&[1024, 16 * 1024, 128 * 1024 * 1024]);
         let split_writers = d.range(1, 3) as usize;
         engine.inline_consume = d.chance(0.7);
+        engine.direct_sync = d.chance(0.7);
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
         if let Some(keep) = &opts.keep {
             plan.retain(keep);
@@ -228,6 +232,7 @@ impl Knobs {
             max_inflight_syncs: e.max_inflight_syncs,
             sync_coalesce: e.sync_coalesce,
             inline_consume: e.inline_consume,
+            direct_sync: e.direct_sync,
             max_unacked_bytes: e.max_unacked_bytes,
             batch_size_bytes: e.batch_size_bytes,
             roll_size_bytes: e.roll_size_bytes,
@@ -270,7 +275,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} coalesce={} max_unacked={} inline={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
+             roll_on_sync_ms={} coalesce={} max_unacked={} inline={} direct_sync={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -298,6 +303,7 @@ impl Knobs {
             e.sync_coalesce,
             e.max_unacked_bytes,
             e.inline_consume,
+            e.direct_sync,
             self.flush,
             self.max_logs,
             self.split_buffer_bytes,

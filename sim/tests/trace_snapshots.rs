@@ -63,7 +63,7 @@ fn scheduled_slow_sync() {
 /// A broken writer on the scheduled pipeline: epoch bump, re-written entries, no caller error.
 #[test]
 fn scheduled_broken_writer() {
-    pinned("scheduled_broken_writer", 7, Pipeline::Scheduled, &[FaultKind::BrokenWriter], &["BROKEN", "ROLLED"]);
+    pinned("scheduled_broken_writer", 6, Pipeline::Scheduled, &[FaultKind::BrokenWriter], &["BROKEN", "ROLLED"]);
 }
 
 /// A broken writer on the classic pipeline: damaged WAL, failed syncs, zig-zag roll.
