@@ -335,18 +335,27 @@ pub(crate) async fn append<P: PipelineImpl>(
 /// Waits until every append up to `txid` is durable (HBase `sync(txid, forceSync)`); `hsync`
 /// is the caller's resolved durability.
 pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
+    let _caller = CallerGuard::enter(p.base());
+    match publish_sync(p, txid, hsync).await? {
+        Some(fut) => p.base().wait(&fut).await,
+        None => Ok(()),
+    }
+}
+
+/// The part of [`sync`] and [`sync_blocking`] before the wait: the future to wait for, or
+/// `None` when `txid` is already as durable as asked.
+async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<Option<Fut>> {
     let b = p.base();
-    let _caller = CallerGuard::enter(b);
     p.check_not_lost(txid)?;
     if b.is_synced(txid, hsync) {
-        return Ok(());
+        return Ok(None);
     }
     let fut = Fut::with_mutant(txid, hsync, b.mutant);
     let seq = b.claim(|| b.ring.try_claim()).await?;
     b.ring.publish(seq, Truck::Sync(fut.clone()));
     p.after_publish();
     b.refuse_if_closed()?;
-    b.wait(&fut).await
+    Ok(Some(fut))
 }
 
 /// [`sync`] for OS threads: claims and publishes like `sync`, then waits on the shared
@@ -354,15 +363,7 @@ pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalR
 pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let b = p.base();
     let _caller = CallerGuard::enter(b);
-    p.check_not_lost(txid)?;
-    if b.is_synced(txid, hsync) {
-        return Ok(());
-    }
-    let fut = Fut::with_mutant(txid, hsync, b.mutant);
-    let seq = block_on(b.claim(|| b.ring.try_claim()))?;
-    b.ring.publish(seq, Truck::Sync(fut.clone()));
-    p.after_publish();
-    b.refuse_if_closed()?;
+    let Some(fut) = block_on(publish_sync(p, txid, hsync))? else { return Ok(()) };
     let timeout = b.cfg.sync_timeout;
     #[allow(clippy::disallowed_methods)] // the API edge measures real time for OS threads
     let deadline = std::time::Instant::now() + timeout;
