@@ -46,7 +46,7 @@ pub use region::{Region, RegionError, RegionOptions, StoredCell};
 #[cfg(not(hwal_loom))]
 pub use wal::{
     api::{Durability, Wal},
-    config::{Config, Pipeline},
+    config::{Config, LeaderSync, Pipeline},
     entry::{Cell, CellKind, Entry, RegionName, WalEdit, WalKey},
     error::{WalError, WalResult},
     listener::{RollReason, WalEvent, WalListener, WalStats},

@@ -63,15 +63,39 @@ fn concurrent_writers_every_ack_reads_back_in_order(p) {
 }
 }
 
-/// `inline_consume` on and off: a lone writer (whose publishes run the consumer on its own
-/// thread when it is on), then four at once (the consumer task again), with ASYNC, SYNC and
-/// FSYNC edits: every acknowledged edit reads back in order, nothing is duplicated.
+/// Counts syncs issued, and those a waiting caller led (`Config::leader_sync`).
+#[derive(Default)]
+struct SyncCounter {
+    issued: std::sync::atomic::AtomicU64,
+    led: std::sync::atomic::AtomicU64,
+}
+
+impl hwal::WalListener for SyncCounter {
+    fn on_event(&self, e: &hwal::WalEvent) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let hwal::WalEvent::SyncIssued { lead, .. } = e {
+            self.issued.fetch_add(1, Relaxed);
+            if *lead {
+                self.led.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// `inline_consume` off, on with `leader_sync` off, and on with blocking callers leading: a
+/// lone writer (whose publishes run the consumer on its own thread when inline consume is on),
+/// then four at once (the consumer task again, or with leaders every caller consumes and the
+/// one waiting syncs on its own thread), with ASYNC, SYNC and FSYNC edits: every acknowledged
+/// edit reads back in order, nothing is duplicated; syncs are led exactly when configured.
 #[test]
 fn lone_and_concurrent_writers_with_and_without_inline_consume() {
-    for inline in [true, false] {
+    use hwal::LeaderSync;
+    for (inline, leader) in [(false, LeaderSync::Off), (true, LeaderSync::Off), (true, LeaderSync::Blocking)] {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config { inline_consume: inline, ..Config::default() };
-        let wal = Arc::new(Wal::open(dir.path(), cfg).unwrap());
+        let cfg = Config { inline_consume: inline, leader_sync: leader, ..Config::default() };
+        let counter = Arc::new(SyncCounter::default());
+        let env = RealEnv::new(dir.path()).unwrap();
+        let wal = Arc::new(Wal::open_blocking(env, cfg, counter.clone()).unwrap());
         let acked = Arc::new(Mutex::new(Vec::new()));
         let write = |threads: usize, per_thread: u64| {
             let handles: Vec<_> = (0..threads)
@@ -100,12 +124,93 @@ fn lone_and_concurrent_writers_with_and_without_inline_consume() {
         write(4, 300);
         wal.close_blocking().unwrap();
         let (found, _) = read_server(dir.path(), "rs1");
-        assert_eq!(found.len(), 600 + 4 * 300, "inline={inline}: every append written once");
+        let what = format!("inline={inline} leader={}", leader.name());
+        assert_eq!(found.len(), 600 + 4 * 300, "{what}: every append written once");
         let present = check_order(&found);
         for a in acked.lock().unwrap().iter() {
-            assert!(present.contains(a), "inline={inline}: acknowledged {a:?} missing");
+            assert!(present.contains(a), "{what}: acknowledged {a:?} missing");
+        }
+        let (issued, led) = (
+            counter.issued.load(std::sync::atomic::Ordering::Relaxed),
+            counter.led.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        assert!(issued > 0, "{what}: no sync issued");
+        if leader == LeaderSync::Off {
+            assert_eq!(led, 0, "{what}: a sync was led with leader_sync off");
+        } else {
+            assert!(led > 0, "{what}: no sync was led by a blocking caller ({issued} issued)");
         }
     }
+}
+
+/// A `sync_coalesce` hold whose waiters are all blocking callers has no timer: they wake up
+/// after `sync_coalesce_wait` and end it themselves. Eight writers publish while a slow sync
+/// is in flight, so one sync completes all eight and the next is held for seven of them; then
+/// only one writer goes on. Its syncs must complete (by its own nudge), not run into
+/// `sync_timeout`.
+fn lone_writer_after_a_burst(mutant: Mutant) -> Result<(), WalError> {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = FaultPlan::new();
+    let env = RealEnv::builder(dir.path()).faults(plan.clone()).build().unwrap();
+    let cfg = Config {
+        sync_timeout: Duration::from_secs(3),
+        sync_coalesce_wait: Duration::from_millis(1),
+        mutant,
+        ..Config::default()
+    };
+    let wal = Arc::new(Wal::open_blocking(env, cfg, Arc::new(NoopListener)).unwrap());
+    plan.set_sync_latency(Duration::from_millis(400));
+    let slow = {
+        let wal = wal.clone();
+        std::thread::spawn(move || {
+            let mvcc = Mvcc::new(0);
+            let a = wal.append_blocking(&mvcc, key("slow"), put(0)).unwrap();
+            let r = wal.sync_blocking(a.txid, Durability::SyncWal);
+            mvcc.complete(a.write_entry);
+            r
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100)); // the slow sync is in flight
+    plan.set_sync_latency(Duration::ZERO);
+    let burst: Vec<_> = (0..8)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                let mvcc = Mvcc::new(0);
+                let a = wal.append_blocking(&mvcc, key(&format!("b{t}")), put(0)).unwrap();
+                let r = wal.sync_blocking(a.txid, Durability::SyncWal);
+                mvcc.complete(a.write_entry);
+                r
+            })
+        })
+        .collect();
+    slow.join().unwrap()?;
+    for h in burst {
+        h.join().unwrap()?;
+    }
+    let mvcc = Mvcc::new(0);
+    for i in 0..20 {
+        let a = wal.append_blocking(&mvcc, key("lone"), put(i)).unwrap();
+        let r = wal.sync_blocking(a.txid, Durability::SyncWal);
+        mvcc.complete(a.write_entry);
+        r?;
+    }
+    wal.close_blocking()
+}
+
+#[test]
+fn blocking_waiters_end_a_coalescing_hold_themselves() {
+    let r = within(Duration::from_secs(60), "a lone writer after a burst", || lone_writer_after_a_burst(Mutant::None));
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// The same with the mutant whose nudge never ends the hold: the lone writer's sync waits for
+/// a timer that was never started and runs into `sync_timeout` (proves the test's power).
+#[test]
+fn coalescing_hold_test_catches_a_missing_nudge() {
+    let r =
+        within(Duration::from_secs(60), "a lone writer after a burst", || lone_writer_after_a_burst(Mutant::NoNudge));
+    assert!(matches!(r, Err(WalError::SyncTimeout { .. })), "the no-nudge mutant went unnoticed: {r:?}");
 }
 
 /// A listener may call the WAL from inside an event the consumer emits while it holds its own

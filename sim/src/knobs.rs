@@ -103,6 +103,10 @@ pub struct EngineKnobs {
     pub inline_consume: bool,
     /// `Config::direct_sync` (off: every sync goes through the runner tasks, as in HBase).
     pub direct_sync: bool,
+    /// `Config::leader_sync`: `Always` (a waiting caller task runs the consume, awaits the sync
+    /// it starts and completes the others) or `Off`; `Blocking` behaves as `Off` here, where
+    /// no caller is an OS thread.
+    pub leader_sync: hwal::LeaderSync,
     /// `Config::batch_size_bytes`.
     pub batch_size_bytes: u64,
     /// `Config::roll_size_bytes`.
@@ -184,6 +188,7 @@ impl Knobs {
             max_unacked_bytes: 0,
             inline_consume: false,
             direct_sync: true,
+            leader_sync: hwal::LeaderSync::Off,
         };
         let mut engine = engine;
         engine.max_unacked_bytes = engine.batch_size_bytes * *d.pick(&[1, 4, 1024]);
@@ -194,6 +199,7 @@ impl Knobs {
         let split_writers = d.range(1, 3) as usize;
         engine.inline_consume = d.chance(0.7);
         engine.direct_sync = d.chance(0.7);
+        engine.leader_sync = if d.chance(0.6) { hwal::LeaderSync::Always } else { hwal::LeaderSync::Off };
         let mut plan = FaultPlan::derive(seed, &opts.faults, Target { servers, datanodes, ops: opts.ops });
         if let Some(keep) = &opts.keep {
             plan.retain(keep);
@@ -233,6 +239,7 @@ impl Knobs {
             sync_coalesce: e.sync_coalesce,
             inline_consume: e.inline_consume,
             direct_sync: e.direct_sync,
+            leader_sync: e.leader_sync,
             max_unacked_bytes: e.max_unacked_bytes,
             batch_size_bytes: e.batch_size_bytes,
             roll_size_bytes: e.roll_size_bytes,
@@ -275,7 +282,7 @@ impl Knobs {
             "seed={} pipeline={} mutant={} servers={} regions={} clients={} datanodes={} ops={} \
              durability=async:{},sync:{},fsync:{} value_bytes={}..{} think={} sync_all={} roll_every_ms={} \
              sync_ms_max={} ring={} runners={} max_inflight={} batch_bytes={} roll_bytes={} default_hsync={} \
-             roll_on_sync_ms={} coalesce={} max_unacked={} inline={} direct_sync={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
+             roll_on_sync_ms={} coalesce={} max_unacked={} inline={} direct_sync={} leader={} flush={} max_logs={} split_buffer={} split_writers={} faults={}",
             self.seed,
             self.opts.pipeline.name(),
             self.opts.mutant.name(),
@@ -304,6 +311,7 @@ impl Knobs {
             e.max_unacked_bytes,
             e.inline_consume,
             e.direct_sync,
+            e.leader_sync.name(),
             self.flush,
             self.max_logs,
             self.split_buffer_bytes,

@@ -32,11 +32,14 @@ pub enum Mutant {
     NoRewriteAfterBroken,
     /// Engine: the archiver may archive the current (open) file.
     ArchiveCurrentFile,
+    /// Engine: a blocking waiter's nudge never ends a `sync_coalesce` hold (a hold that no
+    /// timer watches then lasts until some other call arrives).
+    NoNudge,
 }
 
 impl Mutant {
     /// Every mutant, for listings and sweeps.
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 12] = [
         Mutant::GateNoRecheck,
         Mutant::GateWeakOrdering,
         Mutant::RingPublishBeforeWrite,
@@ -48,6 +51,7 @@ impl Mutant {
         Mutant::CompleteBeforeSync,
         Mutant::NoRewriteAfterBroken,
         Mutant::ArchiveCurrentFile,
+        Mutant::NoNudge,
     ];
 
     /// A stable kebab-case name (used on command lines).
@@ -65,6 +69,7 @@ impl Mutant {
             Mutant::CompleteBeforeSync => "complete-before-sync",
             Mutant::NoRewriteAfterBroken => "no-rewrite-after-broken",
             Mutant::ArchiveCurrentFile => "archive-current-file",
+            Mutant::NoNudge => "no-nudge",
         }
     }
 

@@ -28,6 +28,8 @@ struct Inner<E> {
     txid: u64,
     force_sync: bool,
     done: AtomicBool,
+    /// The waiter is an OS thread that wakes itself to nudge the engine (`mark_self_nudging`).
+    self_nudging: AtomicBool,
     state: Mutex<State<E>>,
     mutant: MutantSwitch,
 }
@@ -63,7 +65,14 @@ impl<E: Clone> SyncFuture<E> {
     pub fn with_mutant(txid: u64, force_sync: bool, mutant: MutantSwitch) -> Self {
         let state = State { result: None, wakers: Vec::new() };
         Self {
-            inner: Arc::new(Inner { txid, force_sync, done: AtomicBool::new(false), state: Mutex::new(state), mutant }),
+            inner: Arc::new(Inner {
+                txid,
+                force_sync,
+                done: AtomicBool::new(false),
+                self_nudging: AtomicBool::new(false),
+                state: Mutex::new(state),
+                mutant,
+            }),
         }
     }
 
@@ -75,6 +84,18 @@ impl<E: Clone> SyncFuture<E> {
     /// True when the caller asked for hsync (HBase's `forceSync`).
     pub fn force_sync(&self) -> bool {
         self.inner.force_sync
+    }
+
+    /// Marks the future's waiter as one that wakes up on its own while it waits and asks the
+    /// engine to end any hold on its sync (a blocking caller; `Config::sync_coalesce`), so the
+    /// engine needs no timer for it. Set before the future is published.
+    pub fn mark_self_nudging(&self) {
+        self.inner.self_nudging.store(true, Ordering::Release);
+    }
+
+    /// True when [`SyncFuture::mark_self_nudging`] was called.
+    pub fn self_nudging(&self) -> bool {
+        self.inner.self_nudging.load(Ordering::Acquire)
     }
 
     /// True once completed (a snapshot).

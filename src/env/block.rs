@@ -24,6 +24,13 @@ impl Wake for ThreadWaker {
 
 thread_local! {
     static WAKER: RefCell<Option<Waker>> = const { RefCell::new(None) };
+    static IN_BLOCK_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while the current thread runs a future under [`block_on`]: an OS thread calling the
+/// blocking API, which may itself block on a file's sync (`Config::leader_sync`).
+pub(crate) fn in_block_on() -> bool {
+    IN_BLOCK_ON.with(|b| b.get())
 }
 
 fn thread_waker() -> Waker {
@@ -32,6 +39,13 @@ fn thread_waker() -> Waker {
 
 /// Runs `fut` to completion on the calling OS thread, parking between polls.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_BLOCK_ON.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_BLOCK_ON.with(|b| b.replace(true)));
     let mut fut = pin!(fut);
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);

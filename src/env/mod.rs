@@ -31,6 +31,7 @@ use rand_core::SeedableRng;
 
 use crate::sync::Arc;
 
+pub(crate) use block::in_block_on;
 pub use block::{block_on, yield_now, Broadcast};
 pub use faulty::{FaultPlan, FaultyFs};
 pub use lease::{with_fs, LeaseFs};
@@ -131,6 +132,17 @@ pub trait WalFile: Send + Sync {
     /// (the default), and the caller awaits [`WalFile::hsync`] / [`WalFile::hflush`] instead.
     fn sync_then(&self, _hsync: bool, done: SyncDone) -> Result<(), SyncDone> {
         Err(done)
+    }
+    /// True when [`WalFile::sync_now`] syncs on the calling thread (local disk). Default: false.
+    fn syncs_in_place(&self) -> bool {
+        false
+    }
+    /// Performs an hsync (`hsync`) or hflush on the calling OS thread, blocking it until done;
+    /// `None` when the file cannot (the default: see [`WalFile::syncs_in_place`]), and the
+    /// caller awaits [`WalFile::hsync`] / [`WalFile::hflush`] instead. Never called from an
+    /// async task's thread.
+    fn sync_now(&self, _hsync: bool) -> Option<io::Result<u64>> {
+        None
     }
     /// Bytes appended so far (including unflushed).
     fn len(&self) -> u64;

@@ -462,6 +462,14 @@ impl WalFile for RealFile {
         Ok(())
     }
 
+    fn syncs_in_place(&self) -> bool {
+        true
+    }
+
+    fn sync_now(&self, hsync: bool) -> Option<io::Result<u64>> {
+        Some(self.inner.flush(hsync))
+    }
+
     fn len(&self) -> u64 {
         lock(&self.inner.pending).appended
     }

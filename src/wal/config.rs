@@ -17,6 +17,33 @@ pub enum Pipeline {
     Classic,
 }
 
+/// Who performs a sync that a caller's own consume run starts (`Config::leader_sync`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LeaderSync {
+    /// The file's I/O thread or a sync runner, as HBase hands every sync to a runner thread.
+    Off,
+    /// An OS thread of the blocking API syncs on its own thread when the file can
+    /// (`WalFile::sync_now`: local disk): no hand-off between the consume, the sync and the
+    /// completion of every caller it covered. Async callers hand the sync off as with `Off`.
+    #[default]
+    Blocking,
+    /// As `Blocking`, and an async caller leads too, by awaiting the file's sync in its own
+    /// task. Meant for the simulator, where every caller is a task: it runs the leader's path
+    /// (consume, sync and completion on a caller) under faults.
+    Always,
+}
+
+impl LeaderSync {
+    /// Stable name: `off`, `blocking` or `always`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaderSync::Off => "off",
+            LeaderSync::Blocking => "blocking",
+            LeaderSync::Always => "always",
+        }
+    }
+}
+
 impl Pipeline {
     /// Stable name: `scheduled` or `classic`.
     pub fn name(self) -> &'static str {
@@ -60,15 +87,25 @@ pub struct Config {
     /// a sync-runner task: two thread hand-offs fewer per group commit. `false` always uses the
     /// runner tasks, as HBase does. Default: true.
     pub direct_sync: bool,
-    /// Scheduled pipeline: when the caller whose publish schedules the consumer is the only call
-    /// in the WAL, it runs one consume run itself instead of waking the consumer task (further
-    /// runs, and every run under concurrency, still go to the task): one thread hand-off fewer
-    /// for a lone writer (measured: 1 writer, FSYNC per op, ~1.7x ops/s). HBase submits every
-    /// run to its consume executor: `false` reproduces that. Default: true.
+    /// Scheduled pipeline: the caller whose publish schedules the consumer runs the consume
+    /// itself instead of waking the consumer task — when it is the only call in the WAL, and,
+    /// with `leader_sync`, when it publishes a sync request. One thread hand-off fewer per
+    /// group commit (measured: 1 writer, FSYNC per op, ~1.7x ops/s). HBase submits every run to
+    /// its consume executor: `false` reproduces that (and turns `leader_sync` off). Default: true.
     pub inline_consume: bool,
-    /// After a sync completes, hold the next one until about three quarters of the callers it
-    /// woke have appended again (at most `sync_coalesce_wait`), so one sync covers them too.
-    /// HBase issues the next sync at once: `false` reproduces that. Default: true.
+    /// Scheduled pipeline, with `inline_consume` and `direct_sync`: a caller waiting for a sync
+    /// leads its group commit. Every blocking-API caller that wins the consumer gate runs the
+    /// consume itself (writing what every caller published), and when it is waiting for a
+    /// sync, it performs the sync that run starts on its own thread and completes everyone
+    /// the sync covered: the consumer task and the file's I/O thread stay out of the cycle.
+    /// Appends never lead (an append returns without waiting for a sync). A leader blocked in
+    /// a sync that never returns is not released by `sync_timeout` (the other callers are).
+    /// HBase hands every sync to a runner thread: [`LeaderSync::Off`] reproduces that.
+    /// Default: [`LeaderSync::Blocking`].
+    pub leader_sync: LeaderSync,
+    /// After a sync completes, hold the next one until seven eighths of the callers it woke are
+    /// back with their next sync request (at most `sync_coalesce_wait`), so one sync covers
+    /// them too. HBase issues the next sync at once: `false` reproduces that. Default: true.
     pub sync_coalesce: bool,
     /// Longest hold of `sync_coalesce`. Default: 1 ms. Minimum: 1 µs.
     pub sync_coalesce_wait: Duration,
@@ -143,6 +180,7 @@ impl Default for Config {
             max_inflight_syncs: 1,
             direct_sync: true,
             inline_consume: true,
+            leader_sync: LeaderSync::Blocking,
             sync_coalesce: true,
             sync_coalesce_wait: Duration::from_millis(1),
             batch_size_bytes: 64 * 1024,

@@ -83,6 +83,8 @@ pub enum WalEvent {
         hsync: bool,
         /// Runner index.
         runner: usize,
+        /// The caller that ran the consume performs it (`Config::leader_sync`).
+        lead: bool,
     },
     /// A sync completed and was accepted.
     SyncDone {
@@ -203,8 +205,12 @@ impl fmt::Display for WalEvent {
             Appended { txid, region, seqid, bytes, epoch } => {
                 write!(f, "APPEND      epoch={epoch} txid={txid} region={region} seqid={seqid} bytes={bytes}")
             }
-            SyncIssued { epoch, txid, hsync, runner } => {
-                write!(f, "SYNC_ISSUE  epoch={epoch} txid={txid} kind={} runner={runner}", kind(*hsync))
+            SyncIssued { epoch, txid, hsync, runner, lead } => {
+                write!(f, "SYNC_ISSUE  epoch={epoch} txid={txid} kind={} runner={runner}", kind(*hsync))?;
+                if *lead {
+                    write!(f, " lead")?;
+                }
+                Ok(())
             }
             SyncDone { epoch, txid, hsync, synced, futures, elapsed_us } => write!(
                 f,

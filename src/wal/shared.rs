@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::core::event::Event;
 use crate::core::mutant::{Mutant, MutantSwitch};
 use crate::core::ring::{Ring, RingConsumer};
-use crate::env::{block_on, BoxFuture, Broadcast, Env};
+use crate::env::{block_on, in_block_on, BoxFuture, Broadcast, Env, SyncDone, WalFile};
 use crate::format::{FileHeader, FileKind};
 use crate::sync::{fence, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
@@ -98,12 +98,48 @@ impl Drop for CallerGuard<'_> {
     }
 }
 
+/// A sync a caller leads (`Config::leader_sync`): the consume run the caller ran started it,
+/// and the caller performs it once the consumer mutex is released, then `done` reports it as
+/// any completion is reported (epoch-checked, under the consumer mutex).
+pub(crate) struct LeadSync {
+    pub file: Arc<dyn WalFile>,
+    pub hsync: bool,
+    pub done: SyncDone,
+}
+
+impl LeadSync {
+    /// Performs the sync: on this OS thread when the caller is a blocking one and the file can
+    /// (no hand-off at all), otherwise by awaiting the file.
+    pub(crate) async fn perform(self) {
+        if in_block_on() {
+            if let Some(r) = self.file.sync_now(self.hsync) {
+                (self.done)(r);
+                return;
+            }
+        }
+        let r = if self.hsync { self.file.hsync().await } else { self.file.hflush().await };
+        (self.done)(r);
+    }
+}
+
 /// A pipeline's part: its consumer, its roll protocol and its shutdown.
 pub(crate) trait PipelineImpl: Send + Sync + 'static {
     /// The shared part.
     fn base(&self) -> &WalShared;
     /// Rule 1: make sure the consumer will see what was just published.
     fn after_publish(&self);
+    /// Rule 1 for a caller that just published a sync request and is about to wait for it: it
+    /// may be handed the sync to lead (`Config::leader_sync`), which it must perform.
+    fn after_publish_sync(&self) -> Option<LeadSync> {
+        self.after_publish();
+        None
+    }
+    /// A blocking caller waited `sync_coalesce_wait` for its sync: end a coalescing hold that
+    /// waits on no timer (the waiters are all blocking callers, who nudge instead). May hand the
+    /// caller the sync to lead.
+    fn nudge(&self) -> Option<LeadSync> {
+        None
+    }
     /// Swaps the writer for `next` under the pipeline's safe-point protocol; returns the
     /// rolled file (if there was a current one) and the new file's path.
     fn replace_writer(self: Arc<Self>, next: LogWriter) -> BoxFuture<'static, (Option<RolledFile>, String)>;
@@ -336,7 +372,7 @@ pub(crate) async fn append<P: PipelineImpl>(
 /// is the caller's resolved durability.
 pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let _caller = CallerGuard::enter(p.base());
-    match publish_sync(p, txid, hsync).await? {
+    match publish_sync(p, txid, hsync, false).await? {
         Some(fut) => p.base().wait(&fut).await,
         None => Ok(()),
     }
@@ -344,16 +380,22 @@ pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalR
 
 /// The part of [`sync`] and [`sync_blocking`] before the wait: the future to wait for, or
 /// `None` when `txid` is already as durable as asked.
-async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<Option<Fut>> {
+/// `self_nudging`: the caller will wait in [`sync_blocking`]'s loop, which nudges.
+async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool, self_nudging: bool) -> WalResult<Option<Fut>> {
     let b = p.base();
     p.check_not_lost(txid)?;
     if b.is_synced(txid, hsync) {
         return Ok(None);
     }
     let fut = Fut::with_mutant(txid, hsync, b.mutant);
+    if self_nudging {
+        fut.mark_self_nudging();
+    }
     let seq = b.claim(|| b.ring.try_claim()).await?;
     b.ring.publish(seq, Truck::Sync(fut.clone()));
-    p.after_publish();
+    if let Some(lead) = p.after_publish_sync() {
+        lead.perform().await;
+    }
     b.refuse_if_closed()?;
     Ok(Some(fut))
 }
@@ -363,13 +405,26 @@ async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResu
 pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let b = p.base();
     let _caller = CallerGuard::enter(b);
-    let Some(fut) = block_on(publish_sync(p, txid, hsync))? else { return Ok(()) };
+    let Some(fut) = block_on(publish_sync(p, txid, hsync, true))? else { return Ok(()) };
     let timeout = b.cfg.sync_timeout;
+    // A coalescing hold on this sync has no timer (the future is self-nudging): wake up after
+    // the hold's longest wait and end it.
+    let slice = if b.cfg.sync_coalesce { b.cfg.sync_coalesce_wait.min(timeout) } else { timeout };
     #[allow(clippy::disallowed_methods)] // the API edge measures real time for OS threads
     let deadline = std::time::Instant::now() + timeout;
-    match b.blocking.wait_until(|| fut.result(), deadline) {
-        Some(r) => r.map(|_| ()),
-        None => Err(WalError::SyncTimeout { txid, timeout }),
+    loop {
+        #[allow(clippy::disallowed_methods)]
+        let until = deadline.min(std::time::Instant::now() + slice);
+        if let Some(r) = b.blocking.wait_until(|| fut.result(), until) {
+            return r.map(|_| ());
+        }
+        #[allow(clippy::disallowed_methods)]
+        if std::time::Instant::now() >= deadline {
+            return Err(WalError::SyncTimeout { txid, timeout });
+        }
+        if let Some(lead) = p.nudge() {
+            block_on(lead.perform());
+        }
     }
 }
 
@@ -380,7 +435,9 @@ pub(crate) async fn sync_all<P: PipelineImpl>(p: &P, hsync: bool) -> WalResult<(
     let seq = b.claim(|| b.ring.try_claim()).await?;
     let fut = Fut::with_mutant(seq, hsync, b.mutant);
     b.ring.publish(seq, Truck::Sync(fut.clone()));
-    p.after_publish();
+    if let Some(lead) = p.after_publish_sync() {
+        lead.perform().await;
+    }
     b.refuse_if_closed()?;
     b.wait(&fut).await
 }

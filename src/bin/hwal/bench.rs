@@ -107,9 +107,13 @@ pub struct BenchArgs {
     /// Hand every sync to a sync-runner task (HBase) instead of starting it from the consumer.
     #[arg(long)]
     no_direct_sync: bool,
-    /// Always wake the consumer task (HBase) instead of consuming on a lone caller's thread.
+    /// Always wake the consumer task (HBase) instead of consuming on the caller's thread.
     #[arg(long)]
     no_inline_consume: bool,
+    /// Hand every sync to the file's I/O thread instead of letting the waiting caller that
+    /// runs the consume perform it (HBase hands syncs to runner threads).
+    #[arg(long)]
+    no_leader_sync: bool,
     /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
     #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
     preallocate: u64,
@@ -308,6 +312,7 @@ fn workload(a: &BenchArgs) -> Result<Outcome, String> {
         sync_coalesce: !a.no_sync_coalesce,
         direct_sync: !a.no_direct_sync,
         inline_consume: !a.no_inline_consume,
+        leader_sync: if a.no_leader_sync { hwal::LeaderSync::Off } else { hwal::LeaderSync::Blocking },
         ..Config::default()
     };
     if let Some(r) = a.roll_size {

@@ -155,7 +155,13 @@ impl Classic {
         }
         drop(q);
         r.notify.notify_one();
-        self.base.emit(WalEvent::SyncIssued { epoch: self.gen(), txid: seq, hsync: false, runner: hs.runner_index });
+        self.base.emit(WalEvent::SyncIssued {
+            epoch: self.gen(),
+            txid: seq,
+            hsync: false,
+            runner: hs.runner_index,
+            lead: false,
+        });
         Ok(())
     }
 

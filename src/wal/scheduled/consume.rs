@@ -9,9 +9,10 @@ use crate::env::SyncDone;
 use crate::sync::{lock, Arc, MutexGuard, Ordering};
 
 use super::{ConsumerState, Scheduled, SyncRequest};
+use crate::wal::config::LeaderSync;
 use crate::wal::listener::{Counters, RollReason, WalEvent};
 use crate::wal::record::{AppendRecord, Truck};
-use crate::wal::shared::{complete_all, WalShared};
+use crate::wal::shared::{complete_all, LeadSync, WalShared};
 
 /// Bytes of hflush-acked but not yet hsynced entries after which the next sync is an hsync.
 /// Bounds what must be kept for re-writing after a writer failure.
@@ -20,39 +21,69 @@ const MAX_UNHSYNCED_BYTES: u64 = 8 * 1024 * 1024;
 impl Scheduled {
     /// One consume run. Returns true when the run must be resubmitted.
     pub(super) fn consume(&self) -> bool {
-        self.consume_with(lock(&self.consumer))
+        let (again, lead) = self.consume_with(lock(&self.consumer), false);
+        debug_assert!(lead.is_none(), "the consumer task never leads a sync");
+        again
     }
 
     /// A consume run only if the consumer mutex is free right now: `None` when it is held — by
     /// another run, or by this very thread (a listener that appends from inside an event the
-    /// consumer emits), where waiting for it would never end.
-    pub(super) fn try_consume(&self) -> Option<bool> {
+    /// consumer emits), where waiting for it would never end. With `lead`, the first sync the
+    /// run starts is returned for the caller to perform (`Config::leader_sync`).
+    pub(super) fn try_consume(&self, lead: bool) -> Option<(bool, Option<LeadSync>)> {
         let guard = match self.consumer.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
-        Some(self.consume_with(guard))
+        Some(self.consume_with(guard, lead))
     }
 
-    fn consume_with(&self, mut guard: MutexGuard<'_, ConsumerState>) -> bool {
+    fn consume_with(&self, mut guard: MutexGuard<'_, ConsumerState>, lead: bool) -> (bool, Option<LeadSync>) {
+        guard.lead_allowed = lead;
         let again = self.consume_locked(&mut guard);
+        guard.lead_allowed = false;
+        let lead = guard.lead.take();
         let timer = Self::coalesce_timer_needed(&mut guard);
         self.unlock(guard);
         if let (Some(gen), Some(me)) = (timer, self.me.upgrade()) {
             me.start_coalesce_timer(gen);
         }
-        again
+        (again, lead)
     }
 
     /// A `sync_coalesce` hold needs its fallback timer only while a sync is actually waiting
-    /// behind it; one timer per hold.
+    /// behind it, and only when some waiter will not nudge (blocking callers wake up after
+    /// `sync_coalesce_wait` and end the hold themselves: no timer task to wake per hold);
+    /// one timer per hold.
     fn coalesce_timer_needed(st: &mut ConsumerState) -> Option<u64> {
-        if st.reappend_wait > 0 && st.sync_deferred && st.timer_gen != st.coalesce_gen {
+        let nudged = !st.sync_futures.is_empty() && st.sync_futures.values().all(|f| f.self_nudging());
+        if st.reappend_wait > 0 && st.sync_deferred && st.timer_gen != st.coalesce_gen && !nudged {
             st.timer_gen = st.coalesce_gen;
             return Some(st.coalesce_gen);
         }
         None
+    }
+
+    /// A self-nudging waiter's nudge: ends a hold that has lasted `sync_coalesce_wait` and
+    /// issues the sync it deferred, which the nudging caller leads (`Config::leader_sync`).
+    pub(super) fn nudge_hold(&self) -> Option<LeadSync> {
+        let mut st = match self.consumer.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None, // someone is at work
+        };
+        let held = self.base.env.now().saturating_sub(st.hold_since);
+        let expired = held >= self.base.cfg.sync_coalesce_wait && !self.base.mutant(Mutant::NoNudge);
+        if st.reappend_wait > 0 && st.sync_deferred && expired {
+            st.reappend_wait = 0;
+            st.lead_allowed = self.may_lead(crate::env::in_block_on());
+            self.issue_deferred(&mut st);
+            st.lead_allowed = false;
+        }
+        let lead = st.lead.take();
+        self.unlock(st);
+        lead
     }
 
     /// Releases the consumer mutex, then completes the futures the run finished (waking many
@@ -146,6 +177,8 @@ impl Scheduled {
                 Truck::Sync(f) => {
                     st.sync_futures.insert((f.txid(), seq), f);
                     syncs += 1;
+                    // A caller the last sync woke is back with its next sync request.
+                    st.reappend_wait = st.reappend_wait.saturating_sub(1);
                 }
             }
         }
@@ -206,7 +239,6 @@ impl Scheduled {
             if written {
                 st.unacked_bytes += rec.len();
                 st.unacked.push_back(rec);
-                st.reappend_wait = st.reappend_wait.saturating_sub(1);
             }
             let len = st.writer.as_ref().map_or(0, |w| w.length());
             // Cut the batch for a sync only when one can go out now: with the in-flight bound
@@ -321,12 +353,15 @@ impl Scheduled {
     /// What a runner does with a request (runner rules 1–2), done by the consumer itself when
     /// the file can complete a sync on its own I/O thread (`WalFile::sync_then`): no hand-off
     /// to a runner task, and the completion is reported from the thread that synced. Hands the
-    /// request back when the file cannot.
+    /// request back when the file cannot. In a waiting caller's run (`Config::leader_sync`) the
+    /// first sync is left in `lead` for that caller to perform after the mutex is released.
     fn dispatch(&self, st: &mut ConsumerState, req: SyncRequest) -> Result<(), SyncRequest> {
         let (epoch, txid, hsync) = (req.epoch, req.txid, req.hsync);
         let Some(me) = self.me.upgrade() else { return Err(req) };
+        let in_place = req.file.syncs_in_place() && crate::env::in_block_on();
+        let lead = st.lead_allowed && (in_place || self.base.cfg.leader_sync == LeaderSync::Always);
         st.inflight_syncs += 1;
-        self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: st.runner_index });
+        self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: st.runner_index, lead });
         if self.covered(&req) {
             self.sync_completed_locked(st, epoch, txid, hsync, Duration::ZERO, false);
             return Ok(());
@@ -336,6 +371,7 @@ impl Scheduled {
             self.sync_completed_locked(st, epoch, covers, hsync, Duration::ZERO, true);
         }
         let (issued, path) = (req.issued, req.file.path().to_string());
+        let file = req.file.clone();
         let done: SyncDone = Box::new(move |r: std::io::Result<u64>| {
             let elapsed = me.base.env.now().saturating_sub(issued);
             match r {
@@ -347,6 +383,13 @@ impl Scheduled {
                 ),
             }
         });
+        if lead {
+            // A waiting caller ran this consume: it performs the sync itself once the mutex is
+            // released (one lead per run).
+            st.lead_allowed = false;
+            st.lead = Some(LeadSync { file, hsync, done });
+            return Ok(());
+        }
         match req.file.sync_then(hsync, done) {
             Ok(()) => Ok(()),
             Err(_) => {
@@ -369,7 +412,7 @@ impl Scheduled {
                     st.runner_index = idx;
                     st.inflight_syncs += 1;
                     drop(runners);
-                    self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx });
+                    self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx, lead: false });
                     return;
                 }
                 Err(e) => req = Some(e.into_inner()),
@@ -521,8 +564,9 @@ impl Scheduled {
         let synced = self.base.highest_synced.load(Ordering::Acquire);
         if performed && futures > 0 && self.base.cfg.sync_coalesce {
             // Let (most of) the callers this sync wakes append again before the next sync.
-            st.reappend_wait = (futures * 3 / 4).max(1);
+            st.reappend_wait = (futures * 7 / 8).max(1);
             st.coalesce_gen += 1;
+            st.hold_since = self.base.env.now();
         }
         if performed {
             Counters::add(&self.base.counters.syncs, 1);

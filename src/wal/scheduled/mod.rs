@@ -22,6 +22,7 @@ mod roll;
 mod runner;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use crate::core::epoch::EpochAndState;
 use crate::core::event::Event;
@@ -30,12 +31,12 @@ use crate::core::ring::RingConsumer;
 use crate::env::{BoxFuture, Env};
 use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
 
-use super::config::Config;
+use super::config::{Config, LeaderSync};
 use super::error::WalResult;
 use super::lifecycle::RolledFile;
 use super::listener::WalListener;
 use super::record::{AppendRecord, Fut};
-use super::shared::{self, PipelineImpl, WalShared};
+use super::shared::{self, LeadSync, PipelineImpl, WalShared};
 use super::writer::LogWriter;
 
 pub(crate) use runner::SyncRequest;
@@ -78,6 +79,13 @@ pub(crate) struct ConsumerState {
     coalesce_gen: u64,
     /// The hold generation whose fallback timer is running.
     timer_gen: u64,
+    /// When the current hold began (`Env::now`); a self-nudging waiter ends it after
+    /// `sync_coalesce_wait`.
+    hold_since: Duration,
+    /// This run is a waiting caller's (`Config::leader_sync`): the first sync it starts is left
+    /// in `lead` for the caller to perform once the mutex is released.
+    lead_allowed: bool,
+    lead: Option<LeadSync>,
 }
 
 /// The scheduled pipeline.
@@ -134,6 +142,59 @@ impl Scheduled {
         self.consume_notify.notify_one();
     }
 
+    /// `after_publish` (`waits`: the caller published a sync request and will wait for it).
+    /// The gate's winner runs the consume itself when `inline_consume` allows (a lone caller;
+    /// with `leader_sync`, a blocking caller, or any waiting caller with `Always`), up to
+    /// `INLINE_RUNS` runs while a run asks for another; otherwise, or when the consumer mutex
+    /// is busy, the consumer task runs it. Returns the sync a waiting caller leads.
+    fn publish_hook(&self, waits: bool) -> Option<LeadSync> {
+        let paused = || {
+            let s = self.word.load();
+            s.writer_broken() || s.waiting_roll()
+        };
+        if !self.gate.try_schedule_unless(paused) {
+            return None;
+        }
+        let cfg = &self.base.cfg;
+        let alone = self.base.callers.load(Ordering::Relaxed) <= 1;
+        let blocking = crate::env::in_block_on();
+        let leads = self.may_lead(blocking);
+        let inline = cfg.inline_consume && (alone || leads);
+        if !inline || self.stopped.load(Ordering::SeqCst) {
+            self.schedule_consumer();
+            return None;
+        }
+        for _ in 0..INLINE_RUNS {
+            self.consume_queued.store(false, Ordering::SeqCst);
+            match self.try_consume(leads && waits) {
+                // Busy: another run or a completion holds it (or this very thread does).
+                None => break,
+                Some((false, lead)) => return lead,
+                Some((true, Some(lead))) => {
+                    // This caller is about to sync: the task takes the next run.
+                    self.schedule_consumer();
+                    return Some(lead);
+                }
+                Some((true, None)) if leads => continue,
+                Some((true, None)) => break,
+            }
+        }
+        self.schedule_consumer();
+        None
+    }
+
+    /// `Config::leader_sync` lets this caller (`blocking`: an OS thread of the blocking API)
+    /// run the consume and lead the syncs it waits for.
+    pub(super) fn may_lead(&self, blocking: bool) -> bool {
+        let cfg = &self.base.cfg;
+        let on = cfg.inline_consume && cfg.direct_sync;
+        on && match cfg.leader_sync {
+            LeaderSync::Off => false,
+            LeaderSync::Blocking => blocking,
+            LeaderSync::Always => true,
+        }
+    }
+
     async fn consumer_task(self: Arc<Self>) {
         loop {
             self.consume_notify.notified().await;
@@ -161,23 +222,16 @@ impl PipelineImpl for Scheduled {
     /// see "paused" while the roller, resuming the consumer, misses the producer's item — a
     /// lost wake-up found by the `gate_roll` loom model.
     fn after_publish(&self) {
-        let paused = || {
-            let s = self.word.load();
-            s.writer_broken() || s.waiting_roll()
-        };
-        if self.gate.try_schedule_unless(paused) {
-            let alone = self.base.callers.load(Ordering::Relaxed) <= 1;
-            if self.base.cfg.inline_consume && alone && !self.stopped.load(Ordering::SeqCst) {
-                // The only caller: one run on this thread saves waking the consumer task. A run
-                // that asks for another, or a consumer mutex that is busy, hands it to the task.
-                self.consume_queued.store(false, Ordering::SeqCst);
-                if self.try_consume() != Some(false) {
-                    self.schedule_consumer();
-                }
-            } else {
-                self.schedule_consumer();
-            }
-        }
+        let lead = self.publish_hook(false);
+        debug_assert!(lead.is_none(), "an append never leads a sync");
+    }
+
+    fn after_publish_sync(&self) -> Option<LeadSync> {
+        self.publish_hook(true)
+    }
+
+    fn nudge(&self) -> Option<LeadSync> {
+        self.nudge_hold()
     }
 
     fn replace_writer(self: Arc<Self>, next: LogWriter) -> BoxFuture<'static, (Option<RolledFile>, String)> {
@@ -197,6 +251,9 @@ impl PipelineImpl for Scheduled {
         Box::pin(async move { self.shutdown_impl().await })
     }
 }
+
+/// Consume runs a caller runs back to back before handing further runs to the consumer task.
+const INLINE_RUNS: usize = 4;
 
 impl ConsumerState {
     fn new(ring_consumer: RingConsumer) -> Self {
@@ -225,6 +282,9 @@ impl ConsumerState {
             reappend_wait: 0,
             coalesce_gen: 0,
             timer_gen: 0,
+            hold_since: Duration::ZERO,
+            lead_allowed: false,
+            lead: None,
         }
     }
 }
