@@ -88,10 +88,11 @@ pub struct Config {
     /// runner tasks, as HBase does. Default: true.
     pub direct_sync: bool,
     /// Scheduled pipeline: the caller whose publish schedules the consumer runs the consume
-    /// itself instead of waking the consumer task — when it is the only call in the WAL, and,
-    /// with `leader_sync`, when it publishes a sync request. One thread hand-off fewer per
-    /// group commit (measured: 1 writer, FSYNC per op, ~1.7x ops/s). HBase submits every run to
-    /// its consume executor: `false` reproduces that (and turns `leader_sync` off). Default: true.
+    /// itself instead of waking the consumer task — when it is the only call in the WAL, or
+    /// when `leader_sync` lets it lead (any publish of a blocking-API caller; with
+    /// [`LeaderSync::Always`], of any caller). One thread hand-off fewer per group commit
+    /// (measured: 1 writer, FSYNC per op, ~1.7x ops/s). HBase submits every run to its consume
+    /// executor: `false` reproduces that (and turns `leader_sync` off). Default: true.
     pub inline_consume: bool,
     /// Scheduled pipeline, with `inline_consume` and `direct_sync`: a caller waiting for a sync
     /// leads its group commit. Every blocking-API caller that wins the consumer gate runs the

@@ -422,9 +422,12 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
         if std::time::Instant::now() >= deadline {
             return Err(WalError::SyncTimeout { txid, timeout });
         }
-        if let Some(lead) = p.nudge() {
-            block_on(lead.perform());
-        }
+        // Under `block_on`, so a sync the nudge issues is led here, on this thread.
+        block_on(async {
+            if let Some(lead) = p.nudge() {
+                lead.perform().await;
+            }
+        });
     }
 }
 

@@ -57,12 +57,15 @@ impl Scheduled {
     /// `sync_coalesce_wait` and end the hold themselves: no timer task to wake per hold);
     /// one timer per hold.
     fn coalesce_timer_needed(st: &mut ConsumerState) -> Option<u64> {
-        let nudged = !st.sync_futures.is_empty() && st.sync_futures.values().all(|f| f.self_nudging());
-        if st.reappend_wait > 0 && st.sync_deferred && st.timer_gen != st.coalesce_gen && !nudged {
-            st.timer_gen = st.coalesce_gen;
-            return Some(st.coalesce_gen);
+        if st.reappend_wait == 0 || !st.sync_deferred || st.timer_gen == st.coalesce_gen {
+            return None;
         }
-        None
+        let nudged = !st.sync_futures.is_empty() && st.sync_futures.values().all(|f| f.self_nudging());
+        if nudged {
+            return None;
+        }
+        st.timer_gen = st.coalesce_gen;
+        Some(st.coalesce_gen)
     }
 
     /// A self-nudging waiter's nudge: ends a hold that has lasted `sync_coalesce_wait` and

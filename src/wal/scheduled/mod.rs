@@ -144,7 +144,7 @@ impl Scheduled {
 
     /// `after_publish` (`waits`: the caller published a sync request and will wait for it).
     /// The gate's winner runs the consume itself when `inline_consume` allows (a lone caller;
-    /// with `leader_sync`, a blocking caller, or any waiting caller with `Always`), up to
+    /// with `leader_sync`, a blocking caller, or any caller with `Always`), up to
     /// `INLINE_RUNS` runs while a run asks for another; otherwise, or when the consumer mutex
     /// is busy, the consumer task runs it. Returns the sync a waiting caller leads.
     fn publish_hook(&self, waits: bool) -> Option<LeadSync> {
