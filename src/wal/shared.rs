@@ -136,9 +136,9 @@ pub(crate) trait PipelineImpl: Send + Sync + 'static {
     }
     /// A blocking caller waited `sync_coalesce_wait` for its sync: end a coalescing hold that
     /// waits on no timer (the waiters are all blocking callers, who nudge instead). May hand the
-    /// caller the sync to lead.
-    fn nudge(&self) -> Option<LeadSync> {
-        None
+    /// caller the sync to lead; also says which hold is current (a generation), if known.
+    fn nudge(&self) -> (Option<LeadSync>, Option<u64>) {
+        (None, None)
     }
     /// Swaps the writer for `next` under the pipeline's safe-point protocol; returns the
     /// rolled file (if there was a current one) and the new file's path.
@@ -408,8 +408,10 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
     let Some(fut) = block_on(publish_sync(p, txid, hsync, true))? else { return Ok(()) };
     let timeout = b.cfg.sync_timeout;
     // A coalescing hold on this sync has no timer (the future is self-nudging): wake up after
-    // the hold's longest wait and end it.
-    let slice = if b.cfg.sync_coalesce { b.cfg.sync_coalesce_wait.min(timeout) } else { timeout };
+    // the hold's longest wait and end it. While the same hold stays current (a slow sync is in
+    // flight, no hold to end), the wake-ups back off, up to `NUDGE_BACKOFF` holds' waits.
+    let base = if b.cfg.sync_coalesce { b.cfg.sync_coalesce_wait.min(timeout) } else { timeout };
+    let (mut slice, mut seen_gen) = (base, None);
     #[allow(clippy::disallowed_methods)] // the API edge measures real time for OS threads
     let deadline = std::time::Instant::now() + timeout;
     loop {
@@ -423,13 +425,21 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
             return Err(WalError::SyncTimeout { txid, timeout });
         }
         // Under `block_on`, so a sync the nudge issues is led here, on this thread.
-        block_on(async {
-            if let Some(lead) = p.nudge() {
+        let gen = block_on(async {
+            let (lead, gen) = p.nudge();
+            if let Some(lead) = lead {
                 lead.perform().await;
             }
+            gen
         });
+        slice = if gen.is_some() && gen == seen_gen { (slice * 2).min(base * NUDGE_BACKOFF) } else { base };
+        seen_gen = gen;
     }
 }
+
+/// How far a blocking waiter's nudges back off while one hold stays current: at most this
+/// many times `sync_coalesce_wait` between them (a new hold resets it).
+const NUDGE_BACKOFF: u32 = 8;
 
 /// Waits until everything appended before the call is durable (HBase `sync(forceSync)`).
 pub(crate) async fn sync_all<P: PipelineImpl>(p: &P, hsync: bool) -> WalResult<()> {

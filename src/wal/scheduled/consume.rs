@@ -70,11 +70,12 @@ impl Scheduled {
 
     /// A self-nudging waiter's nudge: ends a hold that has lasted `sync_coalesce_wait` and
     /// issues the sync it deferred, which the nudging caller leads (`Config::leader_sync`).
-    pub(super) fn nudge_hold(&self) -> Option<LeadSync> {
+    /// Also returns the current hold's generation (`None` when the consumer was busy).
+    pub(super) fn nudge_hold(&self) -> (Option<LeadSync>, Option<u64>) {
         let mut st = match self.consumer.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None, // someone is at work
+            Err(std::sync::TryLockError::WouldBlock) => return (None, None), // someone is at work
         };
         let held = self.base.env.now().saturating_sub(st.hold_since);
         let expired = held >= self.base.cfg.sync_coalesce_wait && !self.base.mutant(Mutant::NoNudge);
@@ -84,9 +85,9 @@ impl Scheduled {
             self.issue_deferred(&mut st);
             st.lead_allowed = false;
         }
-        let lead = st.lead.take();
+        let (lead, gen) = (st.lead.take(), st.coalesce_gen);
         self.unlock(st);
-        lead
+        (lead, Some(gen))
     }
 
     /// Releases the consumer mutex, then completes the futures the run finished (waking many

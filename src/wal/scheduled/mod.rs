@@ -230,7 +230,7 @@ impl PipelineImpl for Scheduled {
         self.publish_hook(true)
     }
 
-    fn nudge(&self) -> Option<LeadSync> {
+    fn nudge(&self) -> (Option<LeadSync>, Option<u64>) {
         self.nudge_hold()
     }
 
