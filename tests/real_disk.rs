@@ -446,3 +446,47 @@ fn txids_are_global_seqids_per_region(p) {
     wal.close_blocking().unwrap();
 }
 }
+
+/// A local file pre-written in small chunks, so many chunks are added ahead of need (on the
+/// file's I/O thread) while flushes and syncs run on the calling thread and on the I/O
+/// thread: every synced prefix reads back exactly, past it there are only zeros, the zero tail
+/// exists (the region really was pre-written), and a clean close leaves exactly the data.
+#[test]
+fn preallocated_file_reads_back_exactly_while_chunks_are_added_ahead() {
+    use hwal::env::{block_on, Env};
+    const CHUNK: u64 = 64 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let env = RealEnv::builder(dir.path()).preallocate(CHUNK).build().unwrap();
+    let fs = env.fs();
+    let file = block_on(fs.create("wal.bin")).unwrap();
+    let path = dir.path().join("wal.bin");
+    let mut data = Vec::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut saw_zero_tail = false;
+    for i in 0..600u64 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = 1 + (seed % 9000) as usize;
+        let buf: Vec<u8> = (0..len).map(|k| (seed as usize + k) as u8 | 1).collect();
+        file.append(&buf).unwrap();
+        data.extend_from_slice(&buf);
+        let synced = match i % 3 {
+            0 => block_on(file.hsync()).unwrap(),
+            1 => file.sync_now(true).expect("a local file syncs in place").unwrap(),
+            _ => continue,
+        };
+        assert_eq!(synced, data.len() as u64, "sync {i} reports the appended length");
+        let disk = std::fs::read(&path).unwrap();
+        assert!(disk.len() >= data.len(), "sync {i}: file shorter than the synced data");
+        assert!(disk[..data.len()] == data[..], "sync {i}: synced bytes differ on disk");
+        assert!(disk[data.len()..].iter().all(|&b| b == 0), "sync {i}: non-zero bytes past the data");
+        saw_zero_tail |= disk.len() > data.len();
+    }
+    assert!(data.len() as u64 > 20 * CHUNK, "the run must cross many chunks: {}", data.len());
+    assert!(saw_zero_tail, "no pre-written region was ever seen past the data");
+    block_on(file.close()).unwrap();
+    let disk = std::fs::read(&path).unwrap();
+    assert_eq!(disk.len(), data.len(), "a clean close truncates the zero tail");
+    assert!(disk == data, "closed file differs from what was appended");
+}

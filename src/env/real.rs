@@ -307,22 +307,33 @@ struct IoSide {
     file: Option<File>,
     /// Data bytes written (the logical length).
     written: u64,
-    /// Bytes pre-written with zeros and synced (0 without preallocation).
-    allocated: u64,
-    chunk: u64,
     spare: Vec<u8>,
 }
 
-impl IoSide {
-    /// Makes sure `[written, written + len)` lies in the pre-written region.
-    fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        if self.chunk == 0 || self.written + len <= self.allocated {
+/// The pre-written region past the data. Rules: zeros are written only at or past
+/// `allocated`, and data only below it; `allocated` moves up only after the zeros are synced.
+/// Both extensions (ahead of need on the I/O thread, or on demand in a flush) hold this mutex
+/// while they write, so they never overlap each other or a close.
+struct Prealloc {
+    /// A handle of its own, so an extension ahead of need runs without the I/O mutex.
+    file: Option<File>,
+    /// Bytes pre-written with zeros and synced (0 without preallocation).
+    allocated: u64,
+    /// Chunk size (0: off, or closed).
+    chunk: u64,
+    /// An extension ahead of need is queued on the I/O thread.
+    queued: bool,
+}
+
+impl Prealloc {
+    /// Extends the pre-written region past `end` (whole chunks), never below `written`.
+    fn extend_past(&mut self, written: u64, end: u64) -> io::Result<()> {
+        if self.chunk == 0 || end <= self.allocated {
             return Ok(());
         }
-        let target = (self.written + len).div_ceil(self.chunk) * self.chunk;
-        let file = self.file.as_ref().expect("checked open");
-        // Never below `written`: those bytes are data.
-        let mut at = self.allocated.max(self.written);
+        let target = end.div_ceil(self.chunk) * self.chunk;
+        let file = self.file.as_ref().ok_or_else(|| io::Error::other("preallocation handle closed"))?;
+        let mut at = self.allocated.max(written);
         let zeros = vec![0u8; (target - at).min(1 << 20) as usize];
         while at < target {
             let n = (target - at).min(zeros.len() as u64) as usize;
@@ -339,11 +350,14 @@ struct FileInner {
     path: String,
     pending: Mutex<Pending>,
     io: Mutex<IoSide>,
+    prealloc: Mutex<Prealloc>,
+    /// The I/O thread's queue, for extensions ahead of need.
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
 impl FileInner {
     /// Writes every pending byte, in order; with `sync`, also fdatasyncs. Blocking.
-    fn flush(&self, sync: bool) -> io::Result<u64> {
+    fn flush(self: &Arc<Self>, sync: bool) -> io::Result<u64> {
         let mut io_side = lock(&self.io);
         let mut data = std::mem::take(&mut io_side.spare);
         {
@@ -353,16 +367,42 @@ impl FileInner {
         if io_side.file.is_none() {
             return Err(io::Error::other(format!("{} is closed", self.path)));
         }
-        io_side.preallocate(data.len() as u64)?;
+        let end = io_side.written + data.len() as u64;
+        {
+            // Normally the region is ready (extended ahead of need); otherwise extend it here,
+            // waiting for an extension in progress first.
+            let mut pre = lock(&self.prealloc);
+            pre.extend_past(io_side.written, end)?;
+            if pre.chunk > 0 && !pre.queued && pre.allocated - end < pre.chunk / 2 {
+                pre.queued = true;
+                let me = self.clone();
+                let sent = lock(&self.jobs).send(Box::new(move || me.extend_ahead()));
+                if sent.is_err() {
+                    pre.queued = false; // no I/O thread: the next flush extends on demand
+                }
+            }
+        }
         let file = io_side.file.as_ref().expect("checked open");
         file.write_all_at(&data, io_side.written)?;
         if sync {
             file.sync_data()?;
         }
-        io_side.written += data.len() as u64;
+        io_side.written = end;
         data.clear();
         io_side.spare = data;
         Ok(io_side.written)
+    }
+
+    /// On the I/O thread: pre-writes the next chunk before a flush needs it, so no sync pays
+    /// for zero-filling (a chunk takes ~1.5 ms here, with every waiting writer behind it).
+    fn extend_ahead(&self) {
+        let mut pre = lock(&self.prealloc);
+        pre.queued = false;
+        let (allocated, chunk) = (pre.allocated, pre.chunk);
+        if let Err(e) = pre.extend_past(allocated, allocated + chunk) {
+            // Harmless: the next flush that needs the region extends it (and reports a failure).
+            tracing::warn!(target: "hwal::env", file = %self.path, error = %e, "preallocation ahead failed");
+        }
     }
 }
 
@@ -379,8 +419,10 @@ struct RealFile {
 impl RealFile {
     fn new(path: String, file: File, chunk: u64) -> io::Result<Self> {
         // `create` pre-wrote the first chunk.
-        let io_side =
-            IoSide { file: Some(file), written: 0, allocated: chunk, chunk, spare: Vec::with_capacity(64 * 1024) };
+        let pre_file = if chunk > 0 { Some(file.try_clone()?) } else { None };
+        let prealloc = Prealloc { file: pre_file, allocated: chunk, chunk, queued: false };
+        let io_side = IoSide { file: Some(file), written: 0, spare: Vec::with_capacity(64 * 1024) };
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let inner = FileInner {
             path,
             pending: Mutex::new(Pending {
@@ -390,8 +432,9 @@ impl RealFile {
                 write_queued: false,
             }),
             io: Mutex::new(io_side),
+            prealloc: Mutex::new(prealloc),
+            jobs: Mutex::new(jobs.clone()),
         };
-        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new().name("hwal-io".into()).spawn(move || {
             for job in rx {
                 job();
@@ -404,7 +447,7 @@ impl RealFile {
     fn on_io_thread<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&FileInner) -> io::Result<T> + Send + 'static,
+        f: impl FnOnce(&Arc<FileInner>) -> io::Result<T> + Send + 'static,
     ) -> BoxFuture<'_, io::Result<T>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = self.inner.clone();
@@ -483,14 +526,19 @@ impl WalFile for RealFile {
             {
                 // Drop the zero tail before the last bytes (the trailer) go out, so a crash
                 // at any point leaves either no trailer or a trailer at the very end.
-                let mut io_side = lock(&inner.io);
+                // Lock order: `io`, then `prealloc` (as in `flush`). No extension runs past
+                // this: `chunk = 0` turns them off, and one queued earlier ran before (the I/O
+                // thread runs jobs in order).
+                let io_side = lock(&inner.io);
+                let mut pre = lock(&inner.prealloc);
                 if let Some(file) = io_side.file.as_ref() {
-                    if io_side.allocated > io_side.written {
+                    if pre.allocated > io_side.written {
                         file.set_len(io_side.written)?;
                     }
                 }
-                io_side.chunk = 0;
-                io_side.allocated = 0;
+                pre.chunk = 0;
+                pre.allocated = 0;
+                pre.file = None;
             }
             inner.flush(false)?;
             lock(&inner.pending).closed = true;
