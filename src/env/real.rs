@@ -351,8 +351,8 @@ struct FileInner {
     pending: Mutex<Pending>,
     io: Mutex<IoSide>,
     prealloc: Mutex<Prealloc>,
-    /// The I/O thread's queue, for extensions ahead of need.
-    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
+    /// The I/O thread's queue (flushes, syncs, closes, extensions ahead of need).
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl FileInner {
@@ -376,7 +376,7 @@ impl FileInner {
             if pre.chunk > 0 && !pre.queued && pre.allocated - end < pre.chunk / 2 {
                 pre.queued = true;
                 let me = self.clone();
-                let sent = lock(&self.jobs).send(Box::new(move || me.extend_ahead()));
+                let sent = self.jobs.send(Box::new(move || me.extend_ahead()));
                 if sent.is_err() {
                     pre.queued = false; // no I/O thread: the next flush extends on demand
                 }
@@ -413,7 +413,6 @@ type Job = Box<dyn FnOnce() + Send>;
 /// group-commit cycle needs no hop back into the async runtime.
 struct RealFile {
     inner: Arc<FileInner>,
-    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl RealFile {
@@ -433,14 +432,14 @@ impl RealFile {
             }),
             io: Mutex::new(io_side),
             prealloc: Mutex::new(prealloc),
-            jobs: Mutex::new(jobs.clone()),
+            jobs,
         };
         std::thread::Builder::new().name("hwal-io".into()).spawn(move || {
             for job in rx {
                 job();
             }
         })?;
-        Ok(Self { inner: Arc::new(inner), jobs })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// Runs `f` on the I/O thread and resolves with its result.
@@ -451,7 +450,7 @@ impl RealFile {
     ) -> BoxFuture<'_, io::Result<T>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = self.inner.clone();
-        let sent = self.jobs.send(Box::new(move || {
+        let sent = self.inner.jobs.send(Box::new(move || {
             let _ = tx.send(f(&inner));
         }));
         let path = self.inner.path.clone();
@@ -478,7 +477,7 @@ impl WalFile for RealFile {
             p.write_queued = true;
             drop(p);
             let inner = self.inner.clone();
-            let _ = self.jobs.send(Box::new(move || {
+            let _ = self.inner.jobs.send(Box::new(move || {
                 lock(&inner.pending).write_queued = false;
                 if let Err(e) = inner.flush(false) {
                     tracing::warn!(target: "hwal::env", file = %inner.path, error = %e, "background write failed");
@@ -499,7 +498,7 @@ impl WalFile for RealFile {
     fn sync_then(&self, hsync: bool, done: SyncDone) -> Result<(), SyncDone> {
         let inner = self.inner.clone();
         let job: Job = Box::new(move || done(inner.flush(hsync)));
-        if let Err(e) = self.jobs.send(job) {
+        if let Err(e) = self.inner.jobs.send(job) {
             (e.0)(); // the I/O thread is gone (it never exits while the file lives): flush here
         }
         Ok(())

@@ -362,12 +362,12 @@ impl Scheduled {
     fn dispatch(&self, st: &mut ConsumerState, req: SyncRequest) -> Result<(), SyncRequest> {
         let (epoch, txid, hsync) = (req.epoch, req.txid, req.hsync);
         let Some(me) = self.me.upgrade() else { return Err(req) };
-        let in_place = req.file.syncs_in_place() && crate::env::in_block_on();
         // Led only when no other sync is in flight: the file's I/O thread runs its jobs in order
         // (a sync queued before a roll's close runs before it), and a sync on another thread
         // must not overtake or trail one of those.
         let alone = st.inflight_syncs == 0;
-        let lead = st.lead_allowed && alone && (in_place || self.base.cfg.leader_sync == LeaderSync::Always);
+        let in_place = || req.file.syncs_in_place() && crate::env::in_block_on();
+        let lead = st.lead_allowed && alone && (self.base.cfg.leader_sync == LeaderSync::Always || in_place());
         st.inflight_syncs += 1;
         self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: st.runner_index, lead });
         if self.covered(&req) {
