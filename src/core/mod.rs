@@ -6,11 +6,13 @@
 //! - [`sync_future`]: SyncFuture, completed exactly once.
 //! - [`latch`]: async one-shot latch and the SafePointZigZagLatch.
 //! - [`event`]: a broadcast wake-up for waiters (full ring).
+//! - [`broadcast`]: laned wake-ups for OS threads blocked on sync futures.
 //! - [`epoch`]: the scheduled pipeline's epoch-and-state word.
 //! - [`mutant`]: deliberately broken variants, for proving the models and simulator bite.
 
 #![cfg_attr(not(any(feature = "internals", hwal_loom)), allow(dead_code))]
 
+pub mod broadcast;
 pub mod epoch;
 pub mod event;
 pub mod gate;

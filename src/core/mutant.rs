@@ -35,11 +35,14 @@ pub enum Mutant {
     /// Engine: a blocking waiter's nudge never ends a `sync_coalesce` hold (a hold that no
     /// timer watches then lasts until some other call arrives).
     NoNudge,
+    /// Broadcast: a completer reads its futures' lanes before completing them, so a waiter that
+    /// records its lane and re-checks in between is never woken.
+    LanesReadEarly,
 }
 
 impl Mutant {
     /// Every mutant, for listings and sweeps.
-    pub const ALL: [Mutant; 12] = [
+    pub const ALL: [Mutant; 13] = [
         Mutant::GateNoRecheck,
         Mutant::GateWeakOrdering,
         Mutant::RingPublishBeforeWrite,
@@ -52,6 +55,7 @@ impl Mutant {
         Mutant::NoRewriteAfterBroken,
         Mutant::ArchiveCurrentFile,
         Mutant::NoNudge,
+        Mutant::LanesReadEarly,
     ];
 
     /// A stable kebab-case name (used on command lines).
@@ -70,6 +74,7 @@ impl Mutant {
             Mutant::NoRewriteAfterBroken => "no-rewrite-after-broken",
             Mutant::ArchiveCurrentFile => "archive-current-file",
             Mutant::NoNudge => "no-nudge",
+            Mutant::LanesReadEarly => "lanes-read-early",
         }
     }
 

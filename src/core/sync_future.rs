@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::mutant::{Mutant, MutantSwitch};
-use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU32, Mutex, Ordering};
 
 struct State<E> {
     result: Option<Result<u64, E>>,
@@ -30,9 +30,13 @@ struct Inner<E> {
     done: AtomicBool,
     /// The waiter is an OS thread that wakes itself to nudge the engine (`mark_self_nudging`).
     self_nudging: AtomicBool,
+    /// The broadcast lane its OS-thread waiter sleeps on, `NO_LANE` when none (`set_lane`).
+    lane: AtomicU32,
     state: Mutex<State<E>>,
     mutant: MutantSwitch,
 }
+
+const NO_LANE: u32 = u32::MAX;
 
 /// A completable, awaitable handle for "txid is durable". Cloning shares the same future.
 pub struct SyncFuture<E> {
@@ -70,6 +74,7 @@ impl<E: Clone> SyncFuture<E> {
                 force_sync,
                 done: AtomicBool::new(false),
                 self_nudging: AtomicBool::new(false),
+                lane: AtomicU32::new(NO_LANE),
                 state: Mutex::new(state),
                 mutant,
             }),
@@ -96,6 +101,21 @@ impl<E: Clone> SyncFuture<E> {
     /// True when [`SyncFuture::mark_self_nudging`] was called.
     pub fn self_nudging(&self) -> bool {
         self.inner.self_nudging.load(Ordering::Acquire)
+    }
+
+    /// Records the broadcast lane the waiter is about to sleep on (before it re-checks the
+    /// result: SeqCst, so a completer that reads the lane after completing either sees this
+    /// lane or completed before the waiter's re-check).
+    pub fn set_lane(&self, lane: u32) {
+        self.inner.lane.store(lane, Ordering::SeqCst);
+    }
+
+    /// The bit of the waiter's broadcast lane, 0 when no OS thread sleeps on one.
+    pub fn lane_bit(&self) -> u32 {
+        match self.inner.lane.load(Ordering::SeqCst) {
+            NO_LANE => 0,
+            l => 1 << (l % 32),
+        }
     }
 
     /// True once completed (a snapshot).

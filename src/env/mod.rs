@@ -32,7 +32,7 @@ use rand_core::SeedableRng;
 use crate::sync::Arc;
 
 pub(crate) use block::in_block_on;
-pub use block::{block_on, yield_now, Broadcast};
+pub use block::{block_on, yield_now};
 pub use faulty::{FaultPlan, FaultyFs};
 pub use lease::{with_fs, LeaseFs};
 pub use real::{RealEnv, RealEnvBuilder, RealFs, DEFAULT_PREALLOCATE_BYTES};

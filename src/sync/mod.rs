@@ -14,12 +14,12 @@ pub use loom::cell::UnsafeCell;
 #[cfg(hwal_loom)]
 pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(hwal_loom)]
-pub use loom::sync::{Arc, Mutex, MutexGuard};
+pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(not(hwal_loom))]
 pub use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(hwal_loom))]
-pub use std::sync::{Arc, Mutex, MutexGuard};
+pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// std `UnsafeCell` with loom's closure API, so call sites are identical in both builds.
 #[cfg(not(hwal_loom))]

@@ -17,10 +17,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::core::broadcast::{Broadcast, LANES};
 use crate::core::event::Event;
 use crate::core::mutant::{Mutant, MutantSwitch};
 use crate::core::ring::{Ring, RingConsumer};
-use crate::env::{block_on, in_block_on, BoxFuture, Broadcast, Env, SyncDone, WalFile};
+use crate::env::{block_on, in_block_on, BoxFuture, Env, SyncDone, WalFile};
 use crate::format::{FileHeader, FileKind};
 use crate::sync::{fence, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
@@ -75,8 +76,12 @@ pub(crate) struct WalShared {
     /// Slow syncs in the current window, and the window's start (ns of `Env::now`).
     pub slow_sync_count: AtomicU64,
     pub slow_sync_window_start_ns: AtomicU64,
-    /// OS-thread callers blocked in `sync_blocking`: woken once per batch of completions.
+    /// OS-thread callers blocked in `sync_blocking`: woken per lane, once per batch of
+    /// completions (`core::broadcast`).
     pub blocking: Broadcast,
+    /// Syncs issued (low bits, wrapping) and what the latest covers (high bits): picks a
+    /// blocking waiter's lane.
+    pub sync_marker: AtomicU64,
     /// Calls inside `append` / `sync` / `sync_all` right now (`Config::inline_consume` runs a
     /// consume on the caller's thread only when it is the only one).
     pub callers: AtomicUsize,
@@ -212,7 +217,8 @@ impl WalShared {
             last_file_number: AtomicU64::new(last_number.unwrap_or(0)),
             slow_sync_count: AtomicU64::new(0),
             slow_sync_window_start_ns: AtomicU64::new(now.as_nanos() as u64),
-            blocking: Broadcast::new(),
+            blocking: Broadcast::with_mutant(mutant),
+            sync_marker: AtomicU64::new(0),
             callers: AtomicUsize::new(0),
             env,
             cfg,
@@ -304,6 +310,25 @@ impl WalShared {
             Some(Err(e)) => Err(e),
             None => Err(WalError::SyncTimeout { txid: fut.txid(), timeout }),
         }
+    }
+
+    /// Records that a sync covering appends up to `covers` was issued, for
+    /// [`WalShared::expected_lane`]. A hint only: concurrent issuers may interleave.
+    pub fn note_sync_issued(&self, covers: u64) {
+        let covers = covers.min(u64::MAX >> MARKER_COUNT_BITS) << MARKER_COUNT_BITS;
+        let _ = self.sync_marker.fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+            Some((m.wrapping_add(1) & MARKER_COUNT_MASK) | covers)
+        });
+    }
+
+    /// The broadcast lane for a blocking waiter of `txid`: that of the latest sync issued when
+    /// it covers `txid`, else that of the next one. Waiters for different syncs sleep apart, so
+    /// a completion does not wake callers still waiting for the sync after it.
+    pub fn expected_lane(&self, txid: u64) -> u32 {
+        let m = self.sync_marker.load(Ordering::Acquire);
+        let (count, covers) = (m & MARKER_COUNT_MASK, m >> MARKER_COUNT_BITS);
+        let next = u64::from(covers < txid);
+        ((count + next) % LANES as u64) as u32
     }
 
     /// Asks the roller for a roll, once until the next successful swap (HBase `requestLogRoll`).
@@ -417,7 +442,7 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
     loop {
         #[allow(clippy::disallowed_methods)]
         let until = deadline.min(std::time::Instant::now() + slice);
-        if let Some(r) = b.blocking.wait_until(|| fut.result(), until) {
+        if let Some(r) = b.blocking.wait_for(&fut, b.expected_lane(fut.txid()), until) {
             return r.map(|_| ());
         }
         #[allow(clippy::disallowed_methods)]
@@ -436,6 +461,9 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
         seen_gen = gen;
     }
 }
+
+const MARKER_COUNT_BITS: u32 = 16;
+const MARKER_COUNT_MASK: u64 = (1 << MARKER_COUNT_BITS) - 1;
 
 /// How far a blocking waiter's nudges back off while one hold stays current: at most this
 /// many times `sync_coalesce_wait` between them (a new hold resets it).
@@ -576,13 +604,10 @@ pub(crate) fn complete_all(b: &WalShared, futures: Vec<(Fut, u64)>) {
     if futures.is_empty() {
         return;
     }
-    for (f, txid) in futures {
-        if f.complete(Ok(txid)) {
-            Counters::add(&b.counters.futures_completed, 1);
-            if b.detailed {
-                b.emit(WalEvent::FutureCompleted { txid: f.txid(), done: Some(txid) });
-            }
+    b.blocking.complete_and_wake(&futures, |f, done| {
+        Counters::add(&b.counters.futures_completed, 1);
+        if b.detailed {
+            b.emit(WalEvent::FutureCompleted { txid: f.txid(), done: Some(done) });
         }
-    }
-    b.blocking.notify_all();
+    });
 }

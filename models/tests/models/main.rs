@@ -5,6 +5,7 @@
 //! binary, addressed by their full test path (`module::test`).
 #![cfg(hwal_loom)]
 
+mod broadcast;
 mod epoch;
 mod gate;
 mod gate_roll;

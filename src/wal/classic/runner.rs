@@ -60,6 +60,7 @@ impl Classic {
             let file = lock(&self.writer).as_ref().map(|w| w.file().clone());
             let start = self.base.env.now();
             let done = cur.max(unsynced);
+            self.base.note_sync_issued(done);
             let Some(f) = file else {
                 self.fail(index, first, done, &std::io::Error::other("no writer (WAL closing)"));
                 self.release_sync_slot();
@@ -121,11 +122,13 @@ impl Classic {
             }
         }
         let (lost, ok): (Vec<Fut>, Vec<Fut>) = done.into_iter().partition(|f| self.is_lost(f.txid()));
-        for f in lost {
-            f.complete(Err(lost_error(f.txid())));
+        if !lost.is_empty() {
+            for f in lost {
+                f.complete(Err(lost_error(f.txid())));
+            }
+            self.base.blocking.notify_all();
         }
         complete_all(&self.base, ok.into_iter().map(|f| (f, synced)).collect());
-        self.base.blocking.notify_all();
         None
     }
 
@@ -173,10 +176,12 @@ impl Classic {
         }
         let futures = completed.len() as u64;
         let (lost, completed): (Vec<_>, Vec<_>) = completed.into_iter().partition(|(f, _)| self.is_lost(f.txid()));
-        for (f, _) in lost {
-            f.complete(Err(lost_error(f.txid())));
+        if !lost.is_empty() {
+            for (f, _) in lost {
+                f.complete(Err(lost_error(f.txid())));
+            }
+            self.base.blocking.notify_all();
         }
-        self.base.blocking.notify_all();
         complete_all(&self.base, completed);
         Counters::add(&self.base.counters.syncs, 1);
         let synced = self.base.highest_synced.load(Ordering::Acquire);

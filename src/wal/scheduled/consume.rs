@@ -369,6 +369,7 @@ impl Scheduled {
         let in_place = || req.file.syncs_in_place() && crate::env::in_block_on();
         let lead = st.lead_allowed && alone && (self.base.cfg.leader_sync == LeaderSync::Always || in_place());
         st.inflight_syncs += 1;
+        self.base.note_sync_issued(txid.max(self.base.highest_processed.load(Ordering::Acquire)));
         self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: st.runner_index, lead });
         if self.covered(&req) {
             self.sync_completed_locked(st, epoch, txid, hsync, Duration::ZERO, false);
@@ -420,6 +421,7 @@ impl Scheduled {
                     st.runner_index = idx;
                     st.inflight_syncs += 1;
                     drop(runners);
+                    self.base.note_sync_issued(txid);
                     self.base.emit(WalEvent::SyncIssued { epoch, txid, hsync, runner: idx, lead: false });
                     return;
                 }
