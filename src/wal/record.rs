@@ -5,7 +5,7 @@
 //! writer failure is byte-identical to its first copy.
 
 use crate::core::sync_future::SyncFuture;
-use crate::format::encode_entry;
+use crate::format::{encode_entry, framed_entry_len};
 
 use super::entry::{Entry, RegionName, WalEdit, WalKey, META_FAMILY};
 use super::error::WalError;
@@ -50,7 +50,8 @@ impl AppendRecord {
         let entry = Entry { txid, key, edit };
         let mut frame = Vec::new();
         if !empty {
-            frame.reserve(entry.edit.estimated_size() + 96);
+            // Exactly the frame's size: one allocation, no growth while encoding.
+            frame.reserve_exact(framed_entry_len(&entry));
             encode_entry(&entry, &mut frame);
         }
         // The edit is encoded: its family names move into the record instead of being copied.

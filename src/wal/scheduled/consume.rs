@@ -449,7 +449,7 @@ impl Scheduled {
         }
         let hsynced = self.base.highest_hsynced.load(Ordering::Acquire);
         let mut running = synced;
-        let mut done_keys = Vec::new();
+        let mut done_keys = Vec::with_capacity(st.sync_futures.len());
         for (key, f) in st.sync_futures.range(..=(limit, u64::MAX)) {
             let t = key.0;
             if f.force_sync() && hsynced < Self::hsync_target(st, t) {
@@ -467,6 +467,7 @@ impl Scheduled {
             WalShared::raise(&self.base.highest_synced, running);
         }
         let n = done_keys.len() as u64;
+        st.to_complete.reserve(done_keys.len());
         for (key, done) in done_keys {
             let f = st.sync_futures.remove(&key).expect("key just seen");
             st.to_complete.push((f, done));
