@@ -51,5 +51,5 @@ pub use wal::{
     error::{WalError, WalResult},
     listener::{RollReason, WalEvent, WalListener, WalStats},
     mvcc::{Mvcc, WriteEntry},
-    Appended, RollOutcome,
+    AppendSynced, Appended, RollOutcome,
 };

@@ -38,11 +38,14 @@ pub enum Mutant {
     /// Broadcast: a completer reads its futures' lanes before completing them, so a waiter that
     /// records its lane and re-checks in between is never woken.
     LanesReadEarly,
+    /// Engine: `append_sync` leaves its append unhooked (rule 1) even when the sync request
+    /// cannot get a ring slot at once, so it waits for a consumer nobody scheduled.
+    AppendSyncNoHook,
 }
 
 impl Mutant {
     /// Every mutant, for listings and sweeps.
-    pub const ALL: [Mutant; 13] = [
+    pub const ALL: [Mutant; 14] = [
         Mutant::GateNoRecheck,
         Mutant::GateWeakOrdering,
         Mutant::RingPublishBeforeWrite,
@@ -56,6 +59,7 @@ impl Mutant {
         Mutant::ArchiveCurrentFile,
         Mutant::NoNudge,
         Mutant::LanesReadEarly,
+        Mutant::AppendSyncNoHook,
     ];
 
     /// A stable kebab-case name (used on command lines).
@@ -75,6 +79,7 @@ impl Mutant {
             Mutant::ArchiveCurrentFile => "archive-current-file",
             Mutant::NoNudge => "no-nudge",
             Mutant::LanesReadEarly => "lanes-read-early",
+            Mutant::AppendSyncNoHook => "append-sync-no-hook",
         }
     }
 

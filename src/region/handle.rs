@@ -203,16 +203,18 @@ impl Region {
         }
         let region = self.name.as_str();
         let edit = WalEdit::new(cells);
-        let appended = self.wal.append(&self.mvcc, self.key(), edit.clone()).await;
-        let a = appended.map_err(|e| RegionError::wal(region, "append", e))?;
+        // One call for the append and its sync; dropped before it returns, it completes the
+        // MVCC entry itself (rule 4).
+        let done = self.wal.append_sync(&self.mvcc, self.key(), edit.clone(), durability).await;
+        let done = done.map_err(|e| RegionError::wal(region, "append", e))?;
+        let a = done.appended;
         // Rule 4: complete whatever happens from here on, cancellation included.
         let completing = Completing { mvcc: &self.mvcc, entry: Some(a.write_entry) };
-        let synced = self.wal.sync_for(a.txid, durability).await;
-        if synced.is_ok() {
+        if done.synced.is_ok() {
             self.memstore_insert(&edit.cells, a.seqid);
         }
         drop(completing);
-        synced.map_err(|e| RegionError::wal(region, "sync", e))?;
+        done.synced.map_err(|e| RegionError::wal(region, "sync", e))?;
         Ok(a.seqid)
     }
 

@@ -19,4 +19,4 @@ mod writer;
 
 pub use lifecycle::{RollOutcome, RolledFile};
 pub use record::Fut;
-pub use shared::Appended;
+pub use shared::{AppendSynced, Appended};

@@ -48,6 +48,17 @@ pub struct Appended {
     pub write_entry: WriteEntry,
 }
 
+/// What `append_sync` returns: the append, and how its sync ended. The MVCC write entry is the
+/// caller's to complete either way (`Err` from the call itself means nothing was appended).
+#[derive(Debug)]
+#[must_use = "complete `appended.write_entry`, then check `synced`"]
+pub struct AppendSynced {
+    /// The append, as [`Appended`].
+    pub appended: Appended,
+    /// The sync's outcome, as `sync` would return it.
+    pub synced: WalResult<()>,
+}
+
 /// State shared by producers, the pipeline's consumer and runners, and the roller.
 pub(crate) struct WalShared {
     pub env: Arc<dyn Env>,
@@ -376,12 +387,27 @@ pub(crate) fn start_common_tasks<P: PipelineImpl>(p: &Arc<P>) {
 pub(crate) async fn append<P: PipelineImpl>(
     p: &P,
     mvcc: &Mvcc,
+    key: WalKey,
+    edit: WalEdit,
+    in_memstore: bool,
+) -> WalResult<Appended> {
+    let _caller = CallerGuard::enter(p.base());
+    let appended = publish_append(p, mvcc, key, edit, in_memstore).await?;
+    p.after_publish();
+    Ok(appended)
+}
+
+/// Claims a slot and publishes an append, without rule 1's hook: the caller runs
+/// `after_publish` itself, or publishes a sync request whose hook covers both
+/// ([`publish_sync`] with `unhooked_append`).
+async fn publish_append<P: PipelineImpl>(
+    p: &P,
+    mvcc: &Mvcc,
     mut key: WalKey,
     edit: WalEdit,
     in_memstore: bool,
 ) -> WalResult<Appended> {
     let b = p.base();
-    let _caller = CallerGuard::enter(b);
     let (write_entry, txid) = b.claim(|| mvcc.try_begin(|| b.ring.try_claim())).await?;
     key.seqid = write_entry.seqid();
     let seqid = key.seqid;
@@ -389,7 +415,6 @@ pub(crate) async fn append<P: PipelineImpl>(
         b.listener.before_append(txid, &key, &edit);
     }
     b.ring.publish(txid, Truck::Append(AppendRecord::encode(txid, key, edit, in_memstore)));
-    p.after_publish();
     Ok(Appended { txid, seqid, write_entry })
 }
 
@@ -397,26 +422,124 @@ pub(crate) async fn append<P: PipelineImpl>(
 /// is the caller's resolved durability.
 pub(crate) async fn sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let _caller = CallerGuard::enter(p.base());
-    match publish_sync(p, txid, hsync, false).await? {
+    match publish_sync(p, txid, hsync, false, false).await? {
         Some(fut) => p.base().wait(&fut).await,
         None => Ok(()),
     }
 }
 
+/// [`append`] and then [`sync`] of its txid in one call (`hsync`: `None` appends only). The
+/// append needs no consumer run of its own: the sync request's covers both.
+pub(crate) async fn append_sync<P: PipelineImpl>(
+    p: &P,
+    mvcc: &Mvcc,
+    key: WalKey,
+    edit: WalEdit,
+    hsync: Option<bool>,
+) -> WalResult<AppendSynced> {
+    let _caller = CallerGuard::enter(p.base());
+    let appended = publish_append(p, mvcc, key, edit, true).await?;
+    let Some(hsync) = hsync else {
+        p.after_publish();
+        return Ok(AppendSynced { appended, synced: Ok(()) });
+    };
+    let txid = appended.txid;
+    let guard = EntryGuard { mvcc, appended: Some(appended) };
+    let synced = match publish_sync(p, txid, hsync, false, true).await {
+        Ok(Some(fut)) => p.base().wait(&fut).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    Ok(AppendSynced { appended: guard.release(), synced })
+}
+
+/// Completes an append's MVCC write entry when the call that made it is dropped before handing
+/// the entry to its caller (a cancelled [`append_sync`]): the region's read point must not wait
+/// for it forever.
+struct EntryGuard<'a> {
+    mvcc: &'a Mvcc,
+    appended: Option<Appended>,
+}
+
+impl EntryGuard<'_> {
+    fn release(mut self) -> Appended {
+        self.appended.take().expect("released once")
+    }
+}
+
+impl Drop for EntryGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(a) = self.appended.take() {
+            self.mvcc.complete(a.write_entry);
+        }
+    }
+}
+
+/// [`append_sync`] for OS threads: waits as [`sync_blocking`] does.
+pub(crate) fn append_sync_blocking<P: PipelineImpl>(
+    p: &P,
+    mvcc: &Mvcc,
+    key: WalKey,
+    edit: WalEdit,
+    hsync: bool,
+) -> WalResult<AppendSynced> {
+    let b = p.base();
+    let _caller = CallerGuard::enter(b);
+    let (appended, fut) = block_on(async {
+        let appended = publish_append(p, mvcc, key, edit, true).await?;
+        let fut = publish_sync(p, appended.txid, hsync, true, true).await;
+        Ok::<_, WalError>((appended, fut))
+    })?;
+    let synced = match fut {
+        Ok(Some(fut)) => wait_blocking(p, &fut, appended.txid),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    Ok(AppendSynced { appended, synced })
+}
+
 /// The part of [`sync`] and [`sync_blocking`] before the wait: the future to wait for, or
 /// `None` when `txid` is already as durable as asked.
 /// `self_nudging`: the caller will wait in [`sync_blocking`]'s loop, which nudges.
-async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool, self_nudging: bool) -> WalResult<Option<Fut>> {
+/// `unhooked_append`: this caller just published an append without rule 1's hook. The sync
+/// request's hook covers it when the request gets a slot at once; otherwise (a full ring, whose
+/// slots only the consumer frees, or any early return) the append's hook runs first.
+async fn publish_sync<P: PipelineImpl>(
+    p: &P,
+    txid: u64,
+    hsync: bool,
+    self_nudging: bool,
+    unhooked_append: bool,
+) -> WalResult<Option<Fut>> {
     let b = p.base();
-    p.check_not_lost(txid)?;
+    let mut unhooked = unhooked_append;
+    let mut hook_append = || {
+        if std::mem::take(&mut unhooked) {
+            p.after_publish();
+        }
+    };
+    if let Err(e) = p.check_not_lost(txid) {
+        hook_append();
+        return Err(e);
+    }
     if b.is_synced(txid, hsync) {
+        hook_append();
         return Ok(None);
     }
     let fut = Fut::with_mutant(txid, hsync, b.mutant);
     if self_nudging {
         fut.mark_self_nudging();
     }
-    let seq = b.claim(|| b.ring.try_claim()).await?;
+    let at_once = if b.closed.load(Ordering::SeqCst) { None } else { b.ring.try_claim() };
+    let seq = match at_once {
+        Some(seq) => seq,
+        None => {
+            if !b.mutant(Mutant::AppendSyncNoHook) {
+                hook_append();
+            }
+            b.claim(|| b.ring.try_claim()).await?
+        }
+    };
     b.ring.publish(seq, Truck::Sync(fut.clone()));
     if let Some(lead) = p.after_publish_sync() {
         lead.perform().await;
@@ -428,9 +551,16 @@ async fn publish_sync<P: PipelineImpl>(p: &P, txid: u64, hsync: bool, self_nudgi
 /// [`sync`] for OS threads: claims and publishes like `sync`, then waits on the shared
 /// broadcast instead of a per-call waker and timer.
 pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
+    let _caller = CallerGuard::enter(p.base());
+    match block_on(publish_sync(p, txid, hsync, true, false))? {
+        Some(fut) => wait_blocking(p, &fut, txid),
+        None => Ok(()),
+    }
+}
+
+/// A blocking caller's wait for `fut` (of `txid`), at most `sync_timeout`.
+fn wait_blocking<P: PipelineImpl>(p: &P, fut: &Fut, txid: u64) -> WalResult<()> {
     let b = p.base();
-    let _caller = CallerGuard::enter(b);
-    let Some(fut) = block_on(publish_sync(p, txid, hsync, true))? else { return Ok(()) };
     let timeout = b.cfg.sync_timeout;
     // A coalescing hold on this sync has no timer (the future is self-nudging): wake up after
     // the hold's longest wait and end it. While the same hold stays current (a slow sync is in
@@ -442,7 +572,7 @@ pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> W
     loop {
         #[allow(clippy::disallowed_methods)]
         let until = deadline.min(std::time::Instant::now() + slice);
-        if let Some(r) = b.blocking.wait_for(&fut, b.expected_lane(fut.txid()), until) {
+        if let Some(r) = b.blocking.wait_for(fut, b.expected_lane(fut.txid()), until) {
             return r.map(|_| ());
         }
         #[allow(clippy::disallowed_methods)]

@@ -5,8 +5,8 @@
 //! - `hwal-scheduled` / `hwal-classic`: `Wal::open_blocking` on `RealEnv::builder(dir)` (local
 //!   disk; `--hwal-preallocate`, default hwal's 1 MiB pre-written chunks) with
 //!   `Config { pipeline, ..default }`; thread t owns region `r<t>`; one op is
-//!   `append_blocking` of a 100-byte put + `sync_blocking(txid, Durability::FsyncWal)`
-//!   (fdatasync). Syncs: `Wal::stats().syncs`.
+//!   `append_sync_blocking(.., Durability::FsyncWal)` of a 100-byte put (append and wait for
+//!   fdatasync in one call), then the MVCC entry's completion. Syncs: `Wal::stats().syncs`.
 //! - `raft-engine`: `Engine::open_with_file_system(Config { dir, ..default }, counting fs)`, thread
 //!   t owns raft group t+1; one op is a `LogBatch` with one `put(group, key, value)` written with
 //!   `write(&mut batch, sync = true)` (fdatasync by the group's leader). Syncs: counted by a
@@ -78,10 +78,12 @@ impl Target for HwalTarget {
         let (region, mvcc) = &self.regions[thread];
         let key = hwal::WalKey::new(region.clone(), "peers", i);
         let edit = hwal::WalEdit::put(&i.to_be_bytes(), b"f", b"q", i, value);
-        let a = self.wal.append_blocking(mvcc, key, edit).map_err(|e| format!("hwal append: {e}"))?;
-        let r = self.wal.sync_blocking(a.txid, hwal::Durability::FsyncWal);
-        mvcc.complete(a.write_entry);
-        r.map_err(|e| format!("hwal sync: {e}"))
+        let r = self
+            .wal
+            .append_sync_blocking(mvcc, key, edit, hwal::Durability::FsyncWal)
+            .map_err(|e| format!("hwal append: {e}"))?;
+        mvcc.complete(r.appended.write_entry);
+        r.synced.map_err(|e| format!("hwal sync: {e}"))
     }
     fn syncs(&self) -> Option<u64> {
         Some(self.wal.stats().syncs)

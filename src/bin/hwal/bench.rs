@@ -114,6 +114,10 @@ pub struct BenchArgs {
     /// runs the consume perform it (HBase hands syncs to runner threads).
     #[arg(long)]
     no_leader_sync: bool,
+    /// Append and sync in two calls (`append` then `sync`, as HBase's WALPerformanceEvaluation
+    /// does) instead of one `append_sync` call when an operation syncs.
+    #[arg(long)]
+    separate_sync: bool,
     /// Pre-write WAL files with zeros in chunks of this many bytes (0 = append-only, as HBase).
     #[arg(long, default_value_t = hwal::env::DEFAULT_PREALLOCATE_BYTES)]
     preallocate: u64,
@@ -333,20 +337,28 @@ fn workload(a: &BenchArgs) -> Result<Outcome, String> {
         .map(|t| {
             let (wal, mvcc, done) = (wal.clone(), regions[t % a.regions].clone(), done.clone());
             let region = RegionName::new(&format!("r{}", t % a.regions));
-            let (iterations, value_size, sync) = (a.iterations, a.value_size, a.sync);
+            let (iterations, value_size, sync, separate) = (a.iterations, a.value_size, a.sync, a.separate_sync);
             std::thread::spawn(move || -> Result<LatencyHist, String> {
                 let mut lat = LatencyHist::new();
                 for i in 0..iterations {
                     let t0 = Instant::now();
                     let key = WalKey::new(region.clone(), "bench", i);
-                    let ap = wal.append_blocking(&mvcc, key, edit(t, i, value_size)).map_err(|e| e.to_string())?;
                     let want = match sync {
                         SyncEvery::Every => true,
                         SyncEvery::None => false,
                         SyncEvery::K(k) => (i + 1) % k == 0,
                     };
-                    let r = if want { wal.sync_blocking(ap.txid, durability) } else { Ok(()) };
-                    mvcc.complete(ap.write_entry);
+                    let r = if want && !separate {
+                        let r = wal.append_sync_blocking(&mvcc, key, edit(t, i, value_size), durability);
+                        let r = r.map_err(|e| e.to_string())?;
+                        mvcc.complete(r.appended.write_entry);
+                        r.synced
+                    } else {
+                        let ap = wal.append_blocking(&mvcc, key, edit(t, i, value_size)).map_err(|e| e.to_string())?;
+                        let r = if want { wal.sync_blocking(ap.txid, durability) } else { Ok(()) };
+                        mvcc.complete(ap.write_entry);
+                        r
+                    };
                     r.map_err(|e| e.to_string())?;
                     lat.record(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     done.fetch_add(1, Ordering::Relaxed);

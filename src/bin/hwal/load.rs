@@ -78,13 +78,12 @@ pub fn run(a: LoadArgs) -> i32 {
                 while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
                     let key = WalKey::new(region.clone(), "load", i);
                     let row = format!("row-{t}-{i}");
-                    let ap = wal
-                        .append_blocking(&mvcc, key, WalEdit::put(row.as_bytes(), b"f", b"q", i, &value))
-                        .map_err(|e| e.to_string())?;
-                    let r = wal.sync_blocking(ap.txid, Durability::SyncWal);
-                    let seqid = ap.seqid;
-                    mvcc.complete(ap.write_entry);
-                    r.map_err(|e| e.to_string())?;
+                    let edit = WalEdit::put(row.as_bytes(), b"f", b"q", i, &value);
+                    let r =
+                        wal.append_sync_blocking(&mvcc, key, edit, Durability::SyncWal).map_err(|e| e.to_string())?;
+                    let seqid = r.appended.seqid;
+                    mvcc.complete(r.appended.write_entry);
+                    r.synced.map_err(|e| e.to_string())?;
                     let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
                     writeln!(o, "ACK {name} {seqid}").and_then(|_| o.flush()).map_err(|e| e.to_string())?;
                     i += 1;
