@@ -169,7 +169,9 @@ impl Wal {
         self.explain_append_sync(r)
     }
 
-    /// `Some(hsync)` when `durability` waits for a sync, `None` when it does not.
+    /// `Some(hsync)` when `durability` waits for a sync, `None` when it does not. As in HBase,
+    /// `SyncWal` means hflush and `FsyncWal` hsync whatever the default; `UseDefault` follows
+    /// `Config::default_hsync`.
     fn resolve_hsync(&self, durability: Durability) -> Option<bool> {
         match durability {
             Durability::SkipWal | Durability::AsyncWal => None,
@@ -195,23 +197,13 @@ impl Wal {
     /// `SyncWal` means hflush and `FsyncWal` hsync whatever the default; `UseDefault` follows
     /// `Config::default_hsync`.
     pub async fn sync_for(&self, txid: u64, durability: Durability) -> WalResult<()> {
-        let hsync = match durability {
-            Durability::SkipWal | Durability::AsyncWal => return Ok(()),
-            Durability::UseDefault => self.base().cfg.default_hsync,
-            Durability::SyncWal => false,
-            Durability::FsyncWal => true,
-        };
+        let Some(hsync) = self.resolve_hsync(durability) else { return Ok(()) };
         self.explain(with_pipeline!(&self.engine, p => shared::sync(&**p, txid, hsync).await))
     }
 
     /// Blocking [`Wal::sync_for`].
     pub fn sync_blocking(&self, txid: u64, durability: Durability) -> WalResult<()> {
-        let hsync = match durability {
-            Durability::SkipWal | Durability::AsyncWal => return Ok(()),
-            Durability::UseDefault => self.base().cfg.default_hsync,
-            Durability::SyncWal => false,
-            Durability::FsyncWal => true,
-        };
+        let Some(hsync) = self.resolve_hsync(durability) else { return Ok(()) };
         match &self.engine {
             // One completion batch per sync: one broadcast wakes every waiter it satisfied.
             Engine::Scheduled(p) => self.explain(shared::sync_blocking(&**p, txid, hsync)),
