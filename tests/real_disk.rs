@@ -620,3 +620,29 @@ fn append_sync_times_out_and_returns_the_append(p) {
     assert_eq!(mvcc.read_point(), 1);
 }
 }
+
+both_pipelines! {
+/// Rule 4 for `append_sync`: a caller that drops the future while its sync is stuck (a cancelled
+/// request) does not leave the region's MVCC read point waiting for the entry forever: the
+/// dropped call completes it.
+fn dropped_append_sync_completes_its_mvcc_entry(p) {
+    use std::future::Future;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = FaultPlan::new();
+    let env = RealEnv::builder(dir.path()).faults(plan.clone()).build().unwrap();
+    let cfg = Config { pipeline: p, sync_timeout: Duration::from_secs(600), ..Config::default() };
+    let wal = Wal::open_blocking(env, cfg, Arc::new(NoopListener)).unwrap();
+    plan.set_sync_latency(Duration::from_secs(3600));
+    let mvcc = Mvcc::new(0);
+    let mut call = Box::pin(wal.append_sync(&mvcc, key("r"), put(1), Durability::SyncWal));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..20 {
+        assert!(call.as_mut().poll(&mut cx).is_pending(), "the sync is stuck, so the call cannot finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(mvcc.write_point(), 1, "the append began its MVCC write");
+    assert_eq!(mvcc.read_point(), 0, "and it is not complete while the call waits");
+    drop(call);
+    assert_eq!(mvcc.read_point(), 1, "the dropped call completed the entry");
+}
+}
