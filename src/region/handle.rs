@@ -7,7 +7,8 @@
 //!    WAL, so a split always knows the family exists and never treats another family's flushed
 //!    seqid as covering it.
 //! 3. Append to the WAL with the region's MVCC (the seqid is assigned atomically with the ring
-//!    slot), sync at the requested durability, and only then write the memstore.
+//!    slot), sync at the requested durability (both in one `Wal::append_sync` call), and only
+//!    then write the memstore.
 //! 4. Complete the MVCC write entry in every case, also when the sync failed (then the memstore
 //!    is not written and the caller gets the error) and when the caller's future is dropped
 //!    mid-way (a drop guard completes it), or the region's read point stalls.
