@@ -447,8 +447,7 @@ pub(crate) async fn append_sync<P: PipelineImpl>(
     let guard = EntryGuard { mvcc, appended: Some(appended) };
     let synced = match publish_sync(p, txid, hsync, false, true).await {
         Ok(Some(fut)) => p.base().wait(&fut).await,
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+        other => other.map(|_| ()),
     };
     Ok(AppendSynced { appended: guard.release(), synced })
 }
@@ -491,9 +490,8 @@ pub(crate) fn append_sync_blocking<P: PipelineImpl>(
         Ok::<_, WalError>((appended, fut))
     })?;
     let synced = match fut {
-        Ok(Some(fut)) => wait_blocking(p, &fut, appended.txid),
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+        Ok(Some(fut)) => wait_blocking(p, &fut),
+        other => other.map(|_| ()),
     };
     Ok(AppendSynced { appended, synced })
 }
@@ -553,14 +551,15 @@ async fn publish_sync<P: PipelineImpl>(
 pub(crate) fn sync_blocking<P: PipelineImpl>(p: &P, txid: u64, hsync: bool) -> WalResult<()> {
     let _caller = CallerGuard::enter(p.base());
     match block_on(publish_sync(p, txid, hsync, true, false))? {
-        Some(fut) => wait_blocking(p, &fut, txid),
+        Some(fut) => wait_blocking(p, &fut),
         None => Ok(()),
     }
 }
 
-/// A blocking caller's wait for `fut` (of `txid`), at most `sync_timeout`.
-fn wait_blocking<P: PipelineImpl>(p: &P, fut: &Fut, txid: u64) -> WalResult<()> {
+/// A blocking caller's wait for `fut`, at most `sync_timeout`.
+fn wait_blocking<P: PipelineImpl>(p: &P, fut: &Fut) -> WalResult<()> {
     let b = p.base();
+    let txid = fut.txid();
     let timeout = b.cfg.sync_timeout;
     // A coalescing hold on this sync has no timer (the future is self-nudging): wake up after
     // the hold's longest wait and end it. While the same hold stays current (a slow sync is in
