@@ -6,6 +6,8 @@
 //! subdirectory of one scratch directory (created under `--dir`, default the current
 //! directory, and removed at the end). Reported per engine: ops/s, p50 and p99 latency (µs,
 //! one op = write + wait for durability) and ops per sync where the engine lets us count syncs.
+//! Each engine first runs `--warmup-ops` unmeasured operations (default 4,000), so the engine
+//! that runs first does not also pay the process's warm-up in its tail.
 //!
 //! `--json` prints exactly one JSON object on stdout:
 //! `{"<engine>": {"ops_per_sec": f, "p50_us": n, "p99_us": n, "ops_per_sync": f|null}, ...}`.
@@ -38,6 +40,11 @@ struct Args {
     /// the disk you mean to measure; not a tmpfs.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Operations per engine run before the measured ones, unmeasured, split across the
+    /// threads as `--ops` is (0: none). Without them, whichever engine runs first also pays
+    /// the process's warm-up (fresh malloc arenas and heap pages, cold caches) in its tail.
+    #[arg(long, default_value_t = 4_000)]
+    warmup_ops: u64,
     /// Comma-separated engines, run in this order.
     #[arg(long, value_delimiter = ',', default_value = "hwal-scheduled,hwal-classic,raft-engine,okaywal")]
     engines: Vec<String>,
@@ -124,18 +131,26 @@ fn share(total: u64, threads: usize, t: usize) -> u64 {
 }
 
 /// Runs the workload on one open engine: threads released by one barrier, each timing every op.
-fn drive(target: &dyn engines::Target, threads: usize, total: u64, value: &[u8]) -> Result<Outcome, String> {
+/// Thread `t` numbers its ops from `first(t)` on (entry indexes continue past a warm-up).
+fn drive(
+    target: &dyn engines::Target,
+    threads: usize,
+    total: u64,
+    value: &[u8],
+    first: impl Fn(usize) -> u64 + Sync,
+) -> Result<Outcome, String> {
     let barrier = Barrier::new(threads + 1);
     let syncs_before = target.syncs();
     let (start, results) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let barrier = &barrier;
+                let (barrier, first) = (&barrier, &first);
                 s.spawn(move || -> Result<Vec<u64>, String> {
                     let n = share(total, threads, t);
                     let mut lat = Vec::with_capacity(n as usize);
+                    let base = first(t);
                     barrier.wait();
-                    for i in 0..n {
+                    for i in base..base + n {
                         let t0 = Instant::now();
                         target.op(t, i, value)?;
                         lat.push(t0.elapsed().as_nanos() as u64);
@@ -163,19 +178,27 @@ fn drive(target: &dyn engines::Target, threads: usize, total: u64, value: &[u8])
     Ok(Outcome { ops: total, elapsed, latencies_ns, syncs })
 }
 
+/// `--warmup-ops` unmeasured operations, then the measured `--ops` (entry indexes continue).
+fn warm_then_drive(target: &dyn engines::Target, a: &Args, value: &[u8]) -> Result<Outcome, String> {
+    if a.warmup_ops > 0 {
+        drive(target, a.threads, a.warmup_ops, value, |_| 0)?;
+    }
+    drive(target, a.threads, a.ops, value, |t| share(a.warmup_ops, a.threads, t))
+}
+
 fn run_engine(name: &str, dir: &Path, a: &Args, value: &[u8]) -> Result<Outcome, String> {
     std::fs::create_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let opts = engines::Options { hwal_preallocate_bytes: a.hwal_preallocate };
     let target = engines::open(name, dir, a.threads, opts)?;
-    let outcome = drive(&*target, a.threads, a.ops, value)?;
+    let outcome = warm_then_drive(&*target, a, value)?;
     target.close()?;
     Ok(outcome)
 }
 
 fn table(a: &Args, results: &[(String, Outcome)]) -> String {
     let mut out = format!(
-        "hwal-peers: {} threads, {} B values, {} ops per engine, each op waits for fdatasync; hwal pre-writes {} B chunks\n",
-        a.threads, a.value_size, a.ops, a.hwal_preallocate
+        "hwal-peers: {} threads, {} B values, {} ops per engine after {} unmeasured, each op waits for fdatasync; hwal pre-writes {} B chunks\n",
+        a.threads, a.value_size, a.ops, a.warmup_ops, a.hwal_preallocate
     );
     out += &format!(
         "{:<16} {:>12} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
@@ -279,6 +302,46 @@ mod tests {
         assert!(args(&["--engines", "rocksdb"]).unwrap_err().contains("rocksdb"));
         assert!(args(&["--engines", "okaywal,okaywal"]).unwrap_err().contains("twice"));
         assert!(args(&["--threads", "x"]).is_err());
+    }
+
+    /// Records every op; counts syncs as one per op.
+    #[derive(Default)]
+    struct Recorder {
+        ops: std::sync::Mutex<Vec<(usize, u64)>>,
+    }
+
+    impl engines::Target for Recorder {
+        fn op(&self, thread: usize, i: u64, _value: &[u8]) -> Result<(), String> {
+            self.ops.lock().unwrap().push((thread, i));
+            Ok(())
+        }
+        fn syncs(&self) -> Option<u64> {
+            Some(self.ops.lock().unwrap().len() as u64)
+        }
+        fn close(self: Box<Self>) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// The warm-up runs first and is not measured; each thread's entry indexes run on from it
+    /// without a gap or a repeat; `--warmup-ops 0` measures from the first op.
+    #[test]
+    fn warm_up_is_unmeasured_and_indexes_continue() {
+        for (warmup, measured) in [("10", 70), ("0", 70), ("3", 70)] {
+            let a = args(&["--threads", "4", "--ops", &measured.to_string(), "--warmup-ops", warmup]).unwrap();
+            let rec = Recorder::default();
+            let o = warm_then_drive(&rec, &a, b"v").unwrap();
+            assert_eq!((o.ops, o.latencies_ns.len() as u64, o.syncs), (70, 70, Some(70)));
+            let all = rec.ops.into_inner().unwrap();
+            assert_eq!(all.len() as u64, a.warmup_ops + 70);
+            for t in 0..4 {
+                let mut mine: Vec<u64> = all.iter().filter(|(th, _)| *th == t).map(|(_, i)| *i).collect();
+                mine.sort_unstable();
+                let n = share(a.warmup_ops, 4, t) + share(70, 4, t);
+                assert_eq!(mine, (0..n).collect::<Vec<_>>(), "thread {t} with --warmup-ops {warmup}");
+            }
+        }
+        assert!(args(&["--warmup-ops", "-1"]).is_err());
     }
 
     /// Ops are split exactly; percentiles are nearest-rank; ops/sync is null without syncs.
