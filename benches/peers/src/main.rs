@@ -6,8 +6,8 @@
 //! subdirectory of one scratch directory (created under `--dir`, default the current
 //! directory, and removed at the end). Reported per engine: ops/s, p50 and p99 latency (µs,
 //! one op = write + wait for durability) and ops per sync where the engine lets us count syncs.
-//! Each engine first runs `--warmup-ops` unmeasured operations (default 4,000), so the engine
-//! that runs first does not also pay the process's warm-up in its tail.
+//! Each engine first runs `--warmup-ops` unmeasured operations (default: half of `--ops`), so
+//! the engine that runs first is measured in the same steady state as the others.
 //!
 //! `--json` prints exactly one JSON object on stdout:
 //! `{"<engine>": {"ops_per_sec": f, "p50_us": n, "p99_us": n, "ops_per_sync": f|null}, ...}`.
@@ -41,10 +41,11 @@ struct Args {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Operations per engine run before the measured ones, unmeasured, split across the
-    /// threads as `--ops` is (0: none). Without them, whichever engine runs first also pays
-    /// the process's warm-up (fresh malloc arenas and heap pages, cold caches) in its tail.
-    #[arg(long, default_value_t = 4_000)]
-    warmup_ops: u64,
+    /// threads as `--ops` is (0: none) [default: half of --ops]. Without them, whichever
+    /// engine runs first has whole groups of slow syncs in its first ~200 ms and a p99 up to
+    /// twice its steady one (see BENCHMARKS.md).
+    #[arg(long)]
+    warmup_ops: Option<u64>,
     /// Comma-separated engines, run in this order.
     #[arg(long, value_delimiter = ',', default_value = "hwal-scheduled,hwal-classic,raft-engine,okaywal")]
     engines: Vec<String>,
@@ -55,6 +56,13 @@ struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+impl Args {
+    /// `--warmup-ops`, or half of `--ops`.
+    fn warmup(&self) -> u64 {
+        self.warmup_ops.unwrap_or(self.ops / 2)
+    }
 }
 
 /// Largest value accepted (okaywal chunks and raft-engine batches are in memory).
@@ -180,10 +188,11 @@ fn drive(
 
 /// `--warmup-ops` unmeasured operations, then the measured `--ops` (entry indexes continue).
 fn warm_then_drive(target: &dyn engines::Target, a: &Args, value: &[u8]) -> Result<Outcome, String> {
-    if a.warmup_ops > 0 {
-        drive(target, a.threads, a.warmup_ops, value, |_| 0)?;
+    let warmup = a.warmup();
+    if warmup > 0 {
+        drive(target, a.threads, warmup, value, |_| 0)?;
     }
-    drive(target, a.threads, a.ops, value, |t| share(a.warmup_ops, a.threads, t))
+    drive(target, a.threads, a.ops, value, |t| share(warmup, a.threads, t))
 }
 
 fn run_engine(name: &str, dir: &Path, a: &Args, value: &[u8]) -> Result<Outcome, String> {
@@ -198,7 +207,7 @@ fn run_engine(name: &str, dir: &Path, a: &Args, value: &[u8]) -> Result<Outcome,
 fn table(a: &Args, results: &[(String, Outcome)]) -> String {
     let mut out = format!(
         "hwal-peers: {} threads, {} B values, {} ops per engine after {} unmeasured, each op waits for fdatasync; hwal pre-writes {} B chunks\n",
-        a.threads, a.value_size, a.ops, a.warmup_ops, a.hwal_preallocate
+        a.threads, a.value_size, a.ops, a.warmup(), a.hwal_preallocate
     );
     out += &format!(
         "{:<16} {:>12} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
@@ -327,18 +336,21 @@ mod tests {
     /// without a gap or a repeat; `--warmup-ops 0` measures from the first op.
     #[test]
     fn warm_up_is_unmeasured_and_indexes_continue() {
-        for (warmup, measured) in [("10", 70), ("0", 70), ("3", 70)] {
-            let a = args(&["--threads", "4", "--ops", &measured.to_string(), "--warmup-ops", warmup]).unwrap();
+        for warmup in [Some("10"), Some("0"), Some("3"), None] {
+            let mut flags = vec!["--threads", "4", "--ops", "70"];
+            flags.extend(warmup.iter().flat_map(|w| ["--warmup-ops", *w]));
+            let a = args(&flags).unwrap();
+            assert_eq!(a.warmup(), warmup.map_or(35, |w| w.parse().unwrap()));
             let rec = Recorder::default();
             let o = warm_then_drive(&rec, &a, b"v").unwrap();
             assert_eq!((o.ops, o.latencies_ns.len() as u64, o.syncs), (70, 70, Some(70)));
             let all = rec.ops.into_inner().unwrap();
-            assert_eq!(all.len() as u64, a.warmup_ops + 70);
+            assert_eq!(all.len() as u64, a.warmup() + 70);
             for t in 0..4 {
                 let mut mine: Vec<u64> = all.iter().filter(|(th, _)| *th == t).map(|(_, i)| *i).collect();
                 mine.sort_unstable();
-                let n = share(a.warmup_ops, 4, t) + share(70, 4, t);
-                assert_eq!(mine, (0..n).collect::<Vec<_>>(), "thread {t} with --warmup-ops {warmup}");
+                let n = share(a.warmup(), 4, t) + share(70, 4, t);
+                assert_eq!(mine, (0..n).collect::<Vec<_>>(), "thread {t} with --warmup-ops {warmup:?}");
             }
         }
         assert!(args(&["--warmup-ops", "-1"]).is_err());
